@@ -1,0 +1,27 @@
+"""One entry point to the classic (non-learned) mattes the DCNN takes as inputs.
+
+'cf' is closed-form matting (Levin et al. 2008, local), 'knn' is KNN matting (Chen et al.
+2013, nonlocal), 'comp' is comprehensive sampling (Shahrian et al. 2013). Each solver module
+is imported on first use so that asking for one method does not pay for the others.
+"""
+
+import importlib
+
+METHODS = {
+    "cf": ("matting.closed_form", "closed_form_alpha"),
+    "knn": ("matting.knn", "knn_alpha"),
+    "comp": ("matting.comprehensive", "comprehensive_alpha"),
+}
+
+
+def classic_solver(method):
+  """Returns the function (image, trimap, **params) -> alpha for a method name."""
+  if method not in METHODS:
+    raise ValueError(f"unknown classic method {method!r}; choose from {sorted(METHODS)}")
+  module, name = METHODS[method]
+  return getattr(importlib.import_module(module), name)
+
+
+def classic_alpha(method, image, trimap, **params):
+  """Computes the classic matte `method` ('cf', 'knn', 'comp') as float32 (H, W) in [0,1]."""
+  return classic_solver(method)(image, trimap, **params)

@@ -1,0 +1,167 @@
+"""Reading images, trimaps and mattes; writing outputs atomically.
+
+Images come back as float32 RGB in [0,1] (H, W, 3); trimaps as float32 in {0, 0.5, 1}
+(H, W); mattes as float32 in [0,1] (H, W). 8/16-bit, greyscale and RGBA files are accepted
+(alpha is dropped with a warning); `.npy` arrays are accepted too, for float data.
+Every problem raises `MattingInputError` naming the file.
+"""
+
+import contextlib
+import os
+import tempfile
+import warnings
+
+import numpy as np
+
+from matting.errors import MattingInputError
+from matting.trimap import check_trimap, quantize_trimap
+
+
+def _read_array(path):
+  path = os.fspath(path)
+  if not os.path.exists(path):
+    raise MattingInputError(f"{path}: no such file")
+  if os.path.isdir(path):
+    raise MattingInputError(f"{path}: is a directory, expected an image file")
+  try:
+    if path.lower().endswith(".npy"):
+      return np.load(path, allow_pickle=False)
+    import imageio.v3 as iio  # Deferred: imageio's plugin discovery costs start-up time.
+    return iio.imread(path)
+  except Exception as e:  # imageio raises many types for undecodable files.
+    raise MattingInputError(f"{path}: cannot decode image ({type(e).__name__}: {e})") from e
+
+
+def _to_unit_float(array, path):
+  """Scales integer arrays by their type's maximum; checks floats are finite and in [0,1]."""
+  if array.dtype == bool:
+    return array.astype(np.float32)
+  if np.issubdtype(array.dtype, np.integer):
+    return (array.astype(np.float64) / np.iinfo(array.dtype).max).astype(np.float32)
+  if not np.issubdtype(array.dtype, np.floating):
+    raise MattingInputError(f"{path}: unsupported pixel type {array.dtype}")
+  array = array.astype(np.float32)
+  if not np.all(np.isfinite(array)):
+    raise MattingInputError(f"{path}: contains NaN or Inf values")
+  if array.size and (array.min() < 0.0 or array.max() > 1.0):
+    raise MattingInputError(f"{path}: float values must lie in [0,1], got "
+                            f"[{array.min():g}, {array.max():g}]")
+  return array
+
+
+def _channels(array, path):
+  """Returns an (H, W, C) view with C in {1, 3}; RGBA loses its alpha with a warning."""
+  if array.ndim == 2:
+    return array[..., None]
+  if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
+    raise MattingInputError(f"{path}: expected an (H, W), (H, W, 3) or (H, W, 4) image, "
+                            f"got shape {array.shape}")
+  if array.shape[2] in (2, 4):
+    warnings.warn(f"{path}: dropping the alpha channel of a {array.shape[2]}-channel image",
+                  stacklevel=3)
+    array = array[..., :-1]
+  return array
+
+
+def read_image(path):
+  """Reads an RGB image as float32 (H, W, 3) in [0,1]; greyscale is repeated to RGB."""
+  array = _channels(_read_array(path), path)
+  if array.shape[0] < 2 or array.shape[1] < 2:
+    raise MattingInputError(f"{path}: image of shape {array.shape[:2]} is too small")
+  image = _to_unit_float(array, path)
+  if image.shape[2] == 1:
+    image = np.repeat(image, 3, axis=2)
+  return np.ascontiguousarray(image)
+
+
+def read_grey(path):
+  """Reads a single-channel map (alpha or trimap) as float32 (H, W) in [0,1].
+
+  Colour files use their first channel (trimaps and GT mattes are stored with identical
+  channels); RGBA files lose their alpha with a warning.
+  """
+  array = _channels(_read_array(path), path)
+  return np.ascontiguousarray(_to_unit_float(array[..., 0], path))
+
+
+def read_alpha(path):
+  """Reads an alpha matte as float32 (H, W) in [0,1]."""
+  return read_grey(path)
+
+
+def read_trimap(path):
+  """Reads a trimap as float32 (H, W) in {0, 0.5, 1} and checks it has FG and BG pixels."""
+  trimap = quantize_trimap(read_grey(path))
+  check_trimap(trimap, name=os.fspath(path))
+  return trimap
+
+
+def check_same_size(shape_a, shape_b, path_a, path_b):
+  """Raises MattingInputError when two files' (H, W) differ."""
+  if tuple(shape_a[:2]) != tuple(shape_b[:2]):
+    raise MattingInputError(f"{path_b}: size {tuple(shape_b[:2])} does not match "
+                            f"{path_a} of size {tuple(shape_a[:2])}")
+
+
+def read_image_and_trimap(image_path, trimap_path):
+  """Reads and cross-checks an image and its trimap; returns (image, trimap)."""
+  image = read_image(image_path)
+  trimap = read_trimap(trimap_path)
+  check_same_size(image.shape, trimap.shape, image_path, trimap_path)
+  return image, trimap
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+  """Yields a temporary path beside `path`; renames it onto `path` only on success.
+
+  Readers never see a half-written file, and a failure (or a kill) leaves no output.
+  The temporary name keeps the extension so writers that dispatch on it still work.
+  """
+  path = os.fspath(path)
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  base, ext = os.path.splitext(os.path.basename(path))
+  fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{ext}", dir=directory)
+  os.close(fd)
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def _quantize(array, bits):
+  if bits not in (8, 16):
+    raise MattingInputError(f"--bits: must be 8 or 16, got {bits}")
+  dtype = np.uint8 if bits == 8 else np.uint16
+  scale = np.iinfo(dtype).max
+  return np.round(np.clip(array, 0.0, 1.0) * scale).astype(dtype)
+
+
+def write_alpha(path, alpha, bits=8):
+  """Writes a [0,1] matte atomically as an 8- or 16-bit greyscale image (or `.npy` float)."""
+  alpha = np.asarray(alpha, dtype=np.float32)
+  if alpha.ndim != 2:
+    raise ValueError(f"alpha must be 2-D, got shape {alpha.shape}")
+  if not np.all(np.isfinite(alpha)):
+    raise ValueError(f"refusing to write {path}: alpha contains NaN or Inf")
+  with atomic_path(path) as tmp:
+    if os.fspath(path).lower().endswith(".npy"):
+      np.save(tmp, alpha)
+    else:
+      import imageio.v3 as iio
+      iio.imwrite(tmp, _quantize(alpha, bits))
+
+
+def write_rgb(path, image):
+  """Writes an (H, W, 3|4) [0,1] image atomically as 8-bit PNG/JPEG (RGBA keeps its alpha)."""
+  image = np.asarray(image, dtype=np.float32)
+  if image.ndim != 3 or image.shape[2] not in (3, 4):
+    raise ValueError(f"image must be (H, W, 3|4), got shape {image.shape}")
+  if not np.all(np.isfinite(image)):
+    raise ValueError(f"refusing to write {path}: image contains NaN or Inf")
+  import imageio.v3 as iio
+  with atomic_path(path) as tmp:
+    iio.imwrite(tmp, _quantize(image, 8))

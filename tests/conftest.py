@@ -1,0 +1,36 @@
+"""Shared test fixtures: small image/trimap files and the optional real data location."""
+
+import pathlib
+
+import numpy as np
+import pytest
+
+SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+ALPHAMATTING = SHARED_DATA / "alphamatting"
+
+
+def two_colour_example(height=40, width=50, seed=0):
+  """A smooth-alpha blend of two distinct noisy colours, with its trimap and GT alpha."""
+  rng = np.random.default_rng(seed)
+  x = np.linspace(-1.0, 1.0, width)[None, :]
+  y = np.linspace(-1.0, 1.0, height)[:, None]
+  alpha = np.clip(0.5 - 2.0 * (np.sqrt(x**2 + y**2) - 0.5), 0.0, 1.0).astype(np.float32)
+  fg = np.array([0.9, 0.3, 0.1], np.float32) + 0.02 * rng.standard_normal((height, width, 3))
+  bg = np.array([0.1, 0.4, 0.9], np.float32) + 0.02 * rng.standard_normal((height, width, 3))
+  image = np.clip(alpha[..., None] * fg + (1 - alpha[..., None]) * bg, 0, 1).astype(np.float32)
+  trimap = np.full_like(alpha, 0.5)
+  trimap[alpha >= 0.999] = 1.0
+  trimap[alpha <= 0.001] = 0.0
+  return image, trimap, alpha
+
+
+@pytest.fixture
+def example_files(tmp_path):
+  """Writes a small image, trimap and GT matte as 8-bit PNGs; returns their paths."""
+  import imageio.v3 as iio
+  image, trimap, alpha = two_colour_example()
+  paths = {name: tmp_path / f"{name}.png" for name in ("image", "trimap", "gt")}
+  iio.imwrite(paths["image"], np.round(image * 255).astype(np.uint8))
+  iio.imwrite(paths["trimap"], np.round(trimap * 255).astype(np.uint8))
+  iio.imwrite(paths["gt"], np.round(alpha * 255).astype(np.uint8))
+  return paths
