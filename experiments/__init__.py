@@ -1,0 +1,1 @@
+"""Experiment files: each declares `get_config(mode)` and `sweep(mode)` (see launch.py)."""

@@ -1,0 +1,81 @@
+"""Runs an experiment and its sweep: `python launch.py --experiment=NAME [--mode=cpu]`.
+
+`experiments/NAME.py` declares `get_config(mode)` (an ml_collections ConfigDict) and
+`sweep(mode)` (a list of {dotted.field: value} overrides, one per sweep point). Any config
+field can be overridden on the command line, e.g. `--config.data.synthetic.num=3`.
+Results go to `--workdir` (default runs/NAME), one sub-directory per sweep point.
+"""
+
+import importlib
+import os
+import sys
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from matting.errors import MattingInputError
+
+flags.DEFINE_string("experiment", "classic", "experiment file name under experiments/")
+flags.DEFINE_enum("mode", "cpu", ["smoke", "cpu", "paper"],
+                  "scale: smoke (~1 min, tests), cpu (2-core CPU, <= 20 min), paper (GPU)")
+flags.DEFINE_string("workdir", None, "output directory (default runs/EXPERIMENT)")
+flags.DEFINE_string("data_dir", None,
+                    "alphamatting-layout data root (default: the embedded synthetic set)")
+FLAGS = flags.FLAGS
+
+
+def load_experiment(name):
+  try:
+    return importlib.import_module(f"experiments.{name}")
+  except ModuleNotFoundError as e:
+    if e.name == f"experiments.{name}":
+      raise app.UsageError(f"--experiment: no experiments/{name}.py") from e
+    raise
+
+
+def sweep_point_name(overrides):
+  if not overrides:
+    return "."
+  return ",".join(f"{key.split('.')[-1]}={value}" for key, value in overrides.items())
+
+
+def apply_overrides(cfg, overrides):
+  cfg = cfg.copy_and_resolve_references()
+  for key, value in overrides.items():
+    cfg.update_from_flattened_dict({key: value})
+  return cfg
+
+
+def main(argv):
+  del argv
+  from matting import experiment
+  module = load_experiment(FLAGS.experiment)
+  cfg = FLAGS.config
+  if FLAGS.data_dir is not None:
+    cfg.data.dir = FLAGS.data_dir
+  workdir = FLAGS.workdir or os.path.join("runs", FLAGS.experiment)
+  for overrides in module.sweep(FLAGS.mode):
+    point_dir = os.path.normpath(os.path.join(workdir, sweep_point_name(overrides)))
+    try:
+      print(experiment.run(apply_overrides(cfg, overrides), point_dir))
+    except MattingInputError as e:
+      print(f"launch.py: error: {e}", file=sys.stderr)
+      sys.exit(2)
+    print(f"wrote {point_dir}/report.md", file=sys.stderr)
+
+
+def define_config_flag(argv):
+  """Loads the experiment's config before absl parses `--config.*` overrides."""
+  FLAGS(argv, known_only=True)
+  try:
+    module = load_experiment(FLAGS.experiment)
+  except app.UsageError as e:
+    print(f"launch.py: error: {e}", file=sys.stderr)
+    sys.exit(2)
+  config_flags.DEFINE_config_dict("config", module.get_config(FLAGS.mode),
+                                  "experiment config; override fields with --config.a.b=value")
+
+
+if __name__ == "__main__":
+  define_config_flag(sys.argv)
+  app.run(main)

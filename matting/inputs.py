@@ -1,0 +1,65 @@
+"""Network input stacks: normalised RGB plus the classic mattes of an input combination.
+
+Paper Eq. (2): the DCNN sees Ī = I / ‖I‖ (per-pixel RGB magnitude removed; the magnitude is
+better captured by the mattes) stacked with αc (closed-form) and αk (KNN). Fig. 6 compares
+other combinations; each name lists its extra channels after RGB, in this order.
+"""
+
+import numpy as np
+
+from matting.errors import MattingInputError
+
+# name -> the channels after normalised RGB: 'trimap' or a classic method of matting.classic.
+COMBINATIONS = {
+    "rgb_trimap": ("trimap",),
+    "rgb_cf": ("cf",),
+    "rgb_knn": ("knn",),
+    "rgb_cf_knn": ("cf", "knn"),
+    "rgb_cf_comp": ("cf", "comp"),
+    "rgb_cf_knn_comp": ("cf", "knn", "comp"),
+}
+DEFAULT_COMBINATION = "rgb_cf_knn"
+
+
+def extra_channels(combination):
+  """The channel names after RGB for a combination; raises a clear error for unknown names."""
+  if combination not in COMBINATIONS:
+    raise MattingInputError(f"input combination {combination!r} is unknown; choose from "
+                            f"{', '.join(COMBINATIONS)}")
+  return COMBINATIONS[combination]
+
+
+def classic_methods(combination):
+  """The classic mattes a combination needs (the trimap channel needs none)."""
+  return tuple(c for c in extra_channels(combination) if c != "trimap")
+
+
+def num_channels(combination):
+  return 3 + len(extra_channels(combination))
+
+
+def normalized_rgb(image, eps=1e-6):
+  """Ī = I / ‖I‖ per pixel; black pixels (‖I‖ < eps) map to 0 rather than NaN."""
+  image = np.asarray(image, dtype=np.float32)
+  norm = np.linalg.norm(image, axis=-1, keepdims=True)
+  return np.where(norm > eps, image / np.maximum(norm, eps), 0.0).astype(np.float32)
+
+
+def input_stack(image, trimap, mattes, combination=DEFAULT_COMBINATION):
+  """(H, W, 3 + k) float32: normalised RGB then the combination's channels.
+
+  Args:
+    image: (H, W, 3) RGB in [0,1].
+    trimap: (H, W) in {0, 0.5, 1} (used by 'rgb_trimap').
+    mattes: {method: (H, W) alpha} holding at least `classic_methods(combination)`.
+  """
+  channels = [normalized_rgb(image)]
+  for name in extra_channels(combination):
+    if name == "trimap":
+      channels.append(np.asarray(trimap, np.float32)[..., None])
+    elif name in mattes:
+      channels.append(np.asarray(mattes[name], np.float32)[..., None])
+    else:
+      raise MattingInputError(f"input combination {combination!r} needs the {name!r} matte, "
+                              f"which was not computed (have: {sorted(mattes)})")
+  return np.concatenate(channels, axis=-1)

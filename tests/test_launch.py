@@ -1,0 +1,40 @@
+"""Smoke tests of launch.py: the main job runs, writes its reports, and rejects bad flags."""
+
+import json
+import math
+import pathlib
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def launch(*args):
+  return subprocess.run([sys.executable, "launch.py", *map(str, args)], cwd=REPO,
+                        capture_output=True, text=True, timeout=600)
+
+
+def test_classic_smoke_writes_reports(tmp_path):
+  result = launch("--experiment=classic", "--mode=smoke", f"--workdir={tmp_path}",
+                  "--config.data.synthetic.num=1", "--config.include_pymatting=False")
+  assert result.returncode == 0, result.stderr
+  assert "| cf |" in result.stdout and "| knn |" in result.stdout
+  rows = json.loads((tmp_path / "results.json").read_text())
+  assert {r["method"] for r in rows} == {"cf", "knn"}
+  for row in rows:
+    for key in ("sad", "mse", "grad", "conn", "seconds"):
+      assert math.isfinite(row[key]) and row[key] >= 0
+  assert (tmp_path / "report.md").read_text().startswith("# Classic mattes")
+  assert (tmp_path / "results.csv").read_text().startswith("set,image,method")
+
+
+def test_missing_data_dir_exits_2(tmp_path):
+  result = launch("--mode=smoke", f"--workdir={tmp_path}", f"--data_dir={tmp_path}/nope")
+  assert result.returncode == 2
+  assert "nope" in result.stderr
+
+
+def test_unknown_experiment_is_a_usage_error(tmp_path):
+  result = launch("--experiment=does_not_exist", f"--workdir={tmp_path}")
+  assert result.returncode != 0
+  assert "does_not_exist" in result.stderr
