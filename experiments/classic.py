@@ -1,6 +1,9 @@
-"""Classic baselines: closed-form and KNN mattes (and pymatting's CF) scored on a data set.
+"""Classic baselines: closed-form and KNN mattes (and pymatting's CF) on the validation sets.
 
   python launch.py --experiment=classic [--data_dir=../shared/data/alphamatting]
+
+The validation sets are the ones the DCNN experiments report on (experiments/common.py):
+the fixed held-out alphamatting images per trimap kind, or the synthetic validation set.
 """
 
 import ml_collections

@@ -1,11 +1,21 @@
-"""Config pieces shared by experiment files; the scale of each is chosen by `mode`."""
+"""Config pieces shared by experiment files; the scale of each is chosen by `mode`.
+
+Modes: `smoke` runs in about a minute (tests), `cpu` finishes a whole sweep on the 2-core
+CPU in about 20 minutes, `paper` is the paper's scale (>= 100k patches, long SGD schedule,
+for a GPU).
+"""
 
 import ml_collections
 
 MODES = ("smoke", "cpu", "paper")
 
-# Embedded synthetic validation set per mode: (number of images, height, width).
-_SYNTHETIC_SCALE = {"smoke": (2, 120, 160), "cpu": (6, 480, 640), "paper": (24, 600, 800)}
+# Fixed validation split of the alphamatting training set (every 4th index of the 27, as
+# available in ../shared/data): these images and their augmentations never train.
+VALIDATION_NAMES = ("GT02", "GT06", "GT10", "GT14", "GT18", "GT22", "GT26")
+
+# Embedded synthetic set per mode: (train images, validation images, height, width).
+_SYNTHETIC_SCALE = {"smoke": (3, 1, 120, 160), "cpu": (8, 4, 320, 400),
+                    "paper": (40, 8, 600, 800)}
 
 
 def check_mode(mode):
@@ -14,13 +24,56 @@ def check_mode(mode):
 
 
 def data_config(mode):
-  """Where validation images come from: `dir` (alphamatting layout) or, if empty, synthetic."""
+  """Images: `dir` (alphamatting layout) or, if empty, the embedded synthetic set."""
   check_mode(mode)
-  num, height, width = _SYNTHETIC_SCALE[mode]
+  num, num_val, height, width = _SYNTHETIC_SCALE[mode]
   return ml_collections.ConfigDict({
       "dir": "",
       "trimaps": ("Trimap1", "Trimap2"),
       "names": (),
+      "train_names": (),
+      "val_names": VALIDATION_NAMES,
       "synthetic": {"seed": 1234, "num": num, "height": height, "width": width,
-                    "unknown_width": 10},
+                    "unknown_width": 10, "val_seed": 4321, "num_val": num_val},
   })
+
+
+def train_config(mode):
+  """The standard DCNN (rgb_cf_knn, 4 remap layers) trained at the scale of `mode`."""
+  from matting.checkpoints import default_checkpoint_config
+  from matting.model import default_model_config
+  from matting.train_step import default_train_config
+  check_mode(mode)
+  cfg = ml_collections.ConfigDict()
+  cfg.kind = "train"
+  cfg.seed = 0
+  cfg.cache_dir = "runs/cache"
+  cfg.data = data_config(mode)
+  cfg.inputs = {"combination": "rgb_cf_knn"}
+  cfg.model = default_model_config()
+  cfg.train = default_train_config()
+  cfg.train.log_every = 50
+  cfg.checkpoint = default_checkpoint_config()
+  cfg.augment = {"num_per_example": 2, "num_backgrounds": 8, "photo_backgrounds": True,
+                 "include_originals": True, "max_angle_deg": 30.0,
+                 "scale_range": (0.75, 1.25), "flip_prob": 0.5}
+  cfg.patches = {"num_patches": 20000, "num_val_patches": 2048, "max_per_image": 4000,
+                 "num_clusters": 20, "stride": 2}
+  if mode == "paper":
+    # §4.1: >1e5 patches, SGD lr 1e-5 (Caffe's summed loss; see train_step), momentum 0.9.
+    cfg.augment.num_per_example = 8
+    cfg.patches.update(num_patches=150000, max_per_image=20000, stride=1)
+    cfg.checkpoint.every_steps = 10000
+    cfg.train.log_every = 1000
+  else:
+    # A CPU budget needs a faster optimiser than the paper's SGD (see BUILD_NOTES.md).
+    cfg.train.update(optimizer="adam", lr=1e-3, schedule="warmup_cosine", warmup_steps=50)
+    if mode == "cpu":
+      cfg.train.update(steps=1000, batch_size=128)
+      cfg.checkpoint.every_steps = 250
+    else:
+      cfg.augment.update(num_per_example=1, num_backgrounds=2)
+      cfg.patches.update(num_patches=2048, num_val_patches=256, max_per_image=2000)
+      cfg.train.update(steps=60, batch_size=64, warmup_steps=5, log_every=20)
+      cfg.checkpoint.every_steps = 30
+  return cfg

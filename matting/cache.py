@@ -81,7 +81,7 @@ def cached_mattes(cache_dir, examples, methods, params=None, processes=None, pro
       for done, job in enumerate(args, 1):
         _compute_and_store(*job)
         if meter:
-          meter.update(done, os.path.basename(job[0]))
+          meter.update(done, job[1])
     else:
       # 'spawn' keeps workers free of the parent's threads (JAX/BLAS) and imports.
       context = multiprocessing.get_context("spawn")
@@ -90,5 +90,5 @@ def cached_mattes(cache_dir, examples, methods, params=None, processes=None, pro
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
           path = future.result()
           if meter:
-            meter.update(done, os.path.basename(path))
+            meter.update(done, os.path.basename(os.path.dirname(path)))
   return [{m: _load(p) for m, p in per_example.items()} for per_example in paths]

@@ -14,53 +14,62 @@ from matting.errors import MattingInputError
 from matting.trimap import check_trimap, trimap_masks
 
 
-def _inverse_3x3_sym(a00, a01, a02, a11, a12, a22):
-  """Batched inverse of symmetric 3x3 matrices; returns its six distinct entries."""
-  m00 = a11 * a22 - a12 * a12
-  m01 = a02 * a12 - a01 * a22
-  m02 = a01 * a12 - a02 * a11
-  m11 = a00 * a22 - a02 * a02
-  m12 = a01 * a02 - a00 * a12
-  m22 = a00 * a11 - a01 * a01
-  inv_det = 1.0 / (a00 * m00 + a01 * m01 + a02 * m02)
-  return [m * inv_det for m in (m00, m01, m02, m11, m12, m22)]
+def _box_or(mask, size, valid):
+  """OR of a bool mask over size x size boxes, separably: one value per box inside the
+  image (valid=True, shape shrinks by size-1) or the dilation (valid=False, shape grows)."""
+  for axis in (0, 1):
+    mask = np.moveaxis(mask, axis, 0)
+    if valid:
+      n = mask.shape[0] - size + 1
+      out = np.logical_or.reduce([mask[s:s + n] for s in range(size)])
+    else:
+      out = np.zeros((mask.shape[0] + size - 1,) + mask.shape[1:], dtype=bool)
+      for s in range(size):
+        out[s:s + mask.shape[0]] |= mask
+    mask = np.moveaxis(out, 0, axis)
+  return mask
 
 
-def _active_windows(known, shape, radius):
-  """(H-2r, W-2r) bool: windows that hold at least one unknown pixel (Levin skips the rest)."""
-  size = 2 * radius + 1
-  if known is None:
-    return np.ones((shape[0] - 2 * radius, shape[1] - 2 * radius), dtype=bool)
-  unknown = np.lib.stride_tricks.sliding_window_view(~known, (size, size))
-  return unknown.any(axis=(2, 3))
+def _window_affinities(channels, eps):
+  """(K, |w|, |w|) symmetric per-window terms delta_ij - (1 + c_i^T S^-1 c_j) / |w|.
 
-
-def _window_affinities(colours, eps):
-  """(K, |w|, |w|) per-window terms delta_ij - (1 + c_i^T (Sigma + eps/|w| I)^-1 c_j) / |w|.
-
-  Args:
-    colours: (K, |w|, 3) colours of the pixels of K windows.
-    eps: Levin's covariance regularisation.
+  Levin Eq. 12 with c_i = I_i - mu_w and S = Sigma_w + eps/|w| I. `channels` holds the R, G,
+  B colours of the K windows' pixels, each (K, |w|). With S = R R^T (closed-form 3x3
+  Cholesky), c_i^T S^-1 c_j = y_i . y_j for y = R^-1 c, one batched matmul.
   """
-  area = colours.shape[1]
-  centred = colours - colours.mean(axis=1, keepdims=True)
-  cov = np.einsum("kac,kad->kcd", centred, centred) / area
-  inverse = np.stack(_inverse_3x3_sym(
-      cov[:, 0, 0] + eps / area, cov[:, 0, 1], cov[:, 0, 2], cov[:, 1, 1] + eps / area,
-      cov[:, 1, 2], cov[:, 2, 2] + eps / area), axis=-1)
-  inverse = inverse[:, [0, 1, 2, 1, 3, 4, 2, 4, 5]].reshape(-1, 3, 3)
-  gram = np.matmul(centred @ inverse, centred.transpose(0, 2, 1))
-  return np.eye(area) - (1.0 + gram) / area
+  area = channels[0].shape[1]
+  c0, c1, c2 = [c - c.mean(axis=1, keepdims=True) for c in channels]
+
+  def cov(a, b):
+    return np.einsum("ki,ki->k", a, b)[:, None] / area
+
+  reg = eps / area
+  r00 = np.sqrt(cov(c0, c0) + reg)
+  r10 = cov(c0, c1) / r00
+  r20 = cov(c0, c2) / r00
+  r11 = np.sqrt(cov(c1, c1) + reg - r10 * r10)
+  r21 = (cov(c1, c2) - r20 * r10) / r11
+  r22 = np.sqrt(cov(c2, c2) + reg - r20 * r20 - r21 * r21)
+  y0 = c0 / r00
+  y1 = (c1 - r10 * y0) / r11
+  y2 = (c2 - r20 * y0 - r21 * y1) / r22
+  y = np.stack([y0, y1, y2], axis=1)
+  gram = y.transpose(0, 2, 1) @ y
+  values = gram + gram.transpose(0, 2, 1)  # Exactly symmetric whatever the matmul kernel.
+  values *= -0.5 / area
+  values -= 1.0 / area
+  values.reshape(len(values), -1)[:, ::area + 1] += 1.0
+  return values
 
 
-def closed_form_laplacian(image, eps=1e-7, radius=1, known=None, chunk=1 << 15):
+def closed_form_laplacian(image, eps=1e-7, radius=1, known=None, chunk=8192):
   """The matting Laplacian L of Levin et al. (Eq. 12) as an (N, N) CSR matrix, N = H*W.
 
   L_ij = sum over windows w holding i and j of
     delta_ij - (1 + (I_i - mu_w)^T (Sigma_w + eps/|w| I)^-1 (I_j - mu_w)) / |w|,
   with |w| = (2r+1)^2 and pixels indexed row-major. Windows whose pixels are all `known`
-  are skipped (as in Levin's code and pymatting): the rows of pixels covered by no other
-  window are then empty. L is exactly symmetric and positive semi-definite.
+  are skipped (as in Levin's code and pymatting): rows of pixels that no remaining window
+  covers are empty. L is exactly symmetric and positive semi-definite.
 
   Args:
     image: (H, W, 3) float image in [0, 1].
@@ -78,37 +87,110 @@ def closed_form_laplacian(image, eps=1e-7, radius=1, known=None, chunk=1 << 15):
     raise MattingInputError(f"image: {height}x{width} is smaller than the {size}x{size} window")
   if known is not None:
     known = np.asarray(known, dtype=bool).reshape(height, width)
-  win_y, win_x = np.nonzero(_active_windows(known, (height, width), radius))
+  # Levin skips windows whose pixels are all known; active[y, x]: window with corner (y, x).
+  if known is None:
+    active = np.ones((height - size + 1, width - size + 1), dtype=bool)
+  else:
+    active = _box_or(~known, size, valid=True)
+  win_y, win_x = np.nonzero(active)
   corner = win_y * width + win_x  # Flat index of each window's top-left pixel.
 
-  # Pixel a of a window sits at corner + pixel_shift[a]; the pair (a, b) lands in band
-  # entry band_index[a, b] of pixel a, where band[o, p] = L[p, p + flat_shift[o]].
+  # Pixels covered by some window get a compact row id; the pair (a, b) of a window adds to
+  # band[row(a), band_index[a, b]], where band[t, o] = L[p_t, p_t + flat_shift[o]].
+  covered = _box_or(active, size, valid=False).ravel()
+  rows = np.flatnonzero(covered)
+  compact = np.cumsum(covered) - 1
   dy, dx = np.divmod(np.arange(size * size), size)
-  pixel_shift = dy * width + dx
   band_size = 4 * radius + 1
   band_index = ((dy[None, :] - dy[:, None] + 2 * radius) * band_size
                 + (dx[None, :] - dx[:, None] + 2 * radius))
-  pairs_a, pairs_b = np.triu_indices(size * size)
-  band = np.zeros((band_size * band_size, height * width))
-  pixels = image.reshape(-1, 3)
+  num_bands = band_size * band_size
+  band = np.zeros(len(rows) * num_bands)
+  planes = image.reshape(-1, 3).T
   for start in range(0, len(corner), chunk):
-    first = corner[start:start + chunk, None] + pixel_shift  # (K, |w|) flat pixel indices.
-    values = _window_affinities(pixels[first], eps)
-    for a, b in zip(pairs_a, pairs_b):
-      band[band_index[a, b], first[:, a]] += values[:, a, b]
-      if a != b:
-        band[band_index[b, a], first[:, b]] += values[:, a, b]
-  return _band_to_csr(band, width, radius)
+    members = corner[start:start + chunk, None] + (dy * width + dx)  # (K, |w|) pixel ids.
+    target = (compact[members][:, :, None] * num_bands + band_index).ravel()
+    low = target.min()
+    values = _window_affinities([plane[members] for plane in planes], eps)
+    contribution = np.bincount(target - low, values.ravel())
+    band[low:low + len(contribution)] += contribution
 
-
-def _band_to_csr(band, width, radius):
-  """CSR matrix from band[o, p] = L[p, p + flat_shift[o]], dropping entries that are 0."""
-  num_pixels = band.shape[1]
   reach = np.arange(-2 * radius, 2 * radius + 1)
   flat_shift = (reach[:, None] * width + reach[None, :]).ravel()
-  row_major = band.T
-  pixel, offset = np.nonzero(row_major)
-  indptr = np.zeros(num_pixels + 1, dtype=np.int64)
-  np.cumsum(np.bincount(pixel, minlength=num_pixels), out=indptr[1:])
-  return sp.csr_matrix((row_major[pixel, offset], pixel + flat_shift[offset], indptr),
-                       shape=(num_pixels, num_pixels))
+  band = band.reshape(len(rows), num_bands)
+  nonzero = band != 0.0
+  indptr = np.zeros(height * width + 1, dtype=np.int64)
+  indptr[rows + 1] = nonzero.sum(axis=1)
+  n = height * width
+  return sp.csr_matrix((band[nonzero], (rows[:, None] + flat_shift)[nonzero], np.cumsum(indptr)),
+                       shape=(n, n))
+
+
+def _check_inputs(image, trimap):
+  """Validates an (H, W, 3) image and its (H, W) trimap; returns them as float arrays."""
+  image = np.asarray(image, dtype=np.float64)
+  trimap = np.asarray(trimap, dtype=np.float64)
+  if image.ndim != 3 or image.shape[2] != 3:
+    raise MattingInputError(f"image: expected an (H, W, 3) array, got shape {image.shape}")
+  if not np.all(np.isfinite(image)):
+    raise MattingInputError("image: contains NaN or Inf")
+  check_trimap(trimap)
+  if trimap.shape != image.shape[:2]:
+    raise MattingInputError(f"trimap: shape {trimap.shape} does not match the image's "
+                            f"{image.shape[:2]}")
+  return image, trimap
+
+
+def coarse_to_fine_guess(image, trimap, **params):
+  """Alpha solved on the 2x-downsampled image and trimap, upsampled: an initial guess for CG.
+
+  `params` are closed_form_alpha's solver arguments. None when the downsampled trimap loses
+  all its FG or BG pixels or the image gets smaller than a window.
+  """
+  height, width = trimap.shape
+  h2, w2 = height // 2, width // 2
+  small_image = image[:2 * h2, :2 * w2].reshape(h2, 2, w2, 2, 3).mean(axis=(1, 3))
+  small_trimap = trimap[:2 * h2:2, :2 * w2:2]
+  fg, bg, _ = trimap_masks(small_trimap)
+  if not (fg.any() and bg.any()) or min(h2, w2) < 2 * params["radius"] + 1:
+    return None
+  small = closed_form_alpha(small_image, small_trimap, coarse_to_fine=False, **params)
+  guess = np.repeat(np.repeat(small, 2, axis=0), 2, axis=1)
+  return np.pad(guess, ((0, height - 2 * h2), (0, width - 2 * w2)), mode="edge")
+
+
+def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="soft",
+                      preconditioner="cholesky", rtol=1e-7, coarse_to_fine=False,
+                      maxiter=10000):
+  """Closed-form matte (Levin et al. 2008) as float32 (H, W) in [0, 1].
+
+  Solves Eq. 12 with the trimap as constraint: 'soft' minimises
+  alpha^T L alpha + lam (alpha - alpha_K)^T D (alpha - alpha_K) over all pixels, as Levin's
+  code does (lambda = 100); 'hard' fixes the known pixels and solves the unknown block, as
+  pymatting's estimate_alpha_cf does. See `sparse_solve.solve_alpha` for preconditioner and
+  rtol; coarse_to_fine starts CG from the solution at half resolution (helps the iterative
+  preconditioners, not the exact 'cholesky' one).
+
+  Args:
+    image: (H, W, 3) float image in [0, 1].
+    trimap: (H, W) trimap in {0, 0.5, 1}.
+    eps: colour covariance regularisation (Levin's epsilon).
+    radius: window radius; windows are (2 radius + 1)^2 pixels.
+    lam: weight of the soft constraint.
+    constraint: 'soft' or 'hard'.
+    preconditioner: one of `sparse_solve.PRECONDITIONERS`.
+    rtol: relative residual at which CG stops.
+    coarse_to_fine: whether to start from the half-resolution solution.
+    maxiter: CG iteration cap.
+  """
+  image, trimap = _check_inputs(image, trimap)
+  height, width = trimap.shape
+  fg, bg, unknown = trimap_masks(trimap)
+  params = dict(eps=eps, radius=radius, lam=lam, constraint=constraint,
+                preconditioner=preconditioner, rtol=rtol, maxiter=maxiter)
+  x0 = coarse_to_fine_guess(image, trimap, **params) if coarse_to_fine else None
+  laplacian = closed_form_laplacian(image, eps, radius, known=~unknown)
+  alpha = sparse_solve.solve_alpha(laplacian, ~unknown.ravel(), fg.ravel(), lam=lam,
+                                   constraint=constraint, preconditioner=preconditioner, x0=x0,
+                                   rtol=rtol, maxiter=maxiter, grid_shape=(height, width))
+  return np.clip(alpha, 0.0, 1.0).reshape(height, width).astype(np.float32)

@@ -2,29 +2,17 @@
 
 import os
 
-from matting import datasets, evaluate, report
+from matting import evaluate, report, train_data
 
 CLASSIC_COLUMNS = ("method", "images", "sad", "mse", "grad", "conn", "seconds")
 ROW_COLUMNS = ("image", "method", "sad", "mse", "grad", "conn", "seconds")
-
-
-def load_validation_sets(data_cfg):
-  """Returns {set name: [Example]}: one set per trimap kind for real data, else synthetic."""
-  if data_cfg.dir:
-    names = list(data_cfg.names) or None
-    return {f"alphamatting_{trimap}": datasets.load_alphamatting(data_cfg.dir, trimap=trimap,
-                                                                 names=names)
-            for trimap in data_cfg.trimaps}
-  syn = data_cfg.synthetic
-  return {"synthetic": datasets.synthetic_set(seed=syn.seed, num=syn.num, height=syn.height,
-                                              width=syn.width, unknown_width=syn.unknown_width)}
 
 
 def run_classic(cfg, workdir):
   """Scores the classic methods on every validation set; writes report.md/.csv/.json."""
   methods = evaluate.available_methods(cfg.methods, cfg.include_pymatting)
   sections, all_rows = [], []
-  for set_name, examples in load_validation_sets(cfg.data).items():
+  for set_name, examples in train_data.split_examples(cfg.data)[1].items():
     rows = evaluate.score_classic(examples, methods, params=cfg.params.to_dict())
     for row in rows:
       row["set"] = set_name
@@ -41,7 +29,22 @@ def run_classic(cfg, workdir):
   return text
 
 
-RUNNERS = {"classic": run_classic}
+def run_train(cfg, workdir):
+  """Trains one DCNN configuration (resuming if interrupted); returns its report text."""
+  from matting import train  # JAX is imported only by the training path.
+  result = train.train_and_evaluate(cfg, workdir, cfg.cache_dir)
+  rows = [{"set": name, **values} for name, values in result["final"].items()
+          if isinstance(values, dict)]
+  text = (f"# DCNN {cfg.inputs.combination}, {cfg.model.num_remap_layers} remap layers\n\n"
+          f"final step {result['final_step']}, best step {result['best_step']}, "
+          f"{result['train_patches']} training patches\n\n"
+          + report.markdown_table(rows, ("set", "val_loss") + report.METRIC_KEYS + ("seconds",))
+          + "\n")
+  report.write_text(os.path.join(workdir, "report.md"), text)
+  return text
+
+
+RUNNERS = {"classic": run_classic, "train": run_train}
 
 
 def run(cfg, workdir):

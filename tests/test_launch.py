@@ -16,7 +16,7 @@ def launch(*args):
 
 def test_classic_smoke_writes_reports(tmp_path):
   result = launch("--experiment=classic", "--mode=smoke", f"--workdir={tmp_path}",
-                  "--config.data.synthetic.num=1", "--config.include_pymatting=False")
+                  "--config.data.synthetic.num_val=1", "--config.include_pymatting=False")
   assert result.returncode == 0, result.stderr
   assert "| cf |" in result.stdout and "| knn |" in result.stdout
   rows = json.loads((tmp_path / "results.json").read_text())

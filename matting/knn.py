@@ -1,0 +1,224 @@
+"""KNN matting (Chen, Li, Tang, CVPR 2012 / TPAMI 2013).
+
+Nonlocal matting: every pixel is tied to its K nearest neighbours in a feature space of
+colour and (weakly weighted) position, with the kernel k(i, j) = 1 - ||X_i - X_j||_1 / C
+(Sec. 3, Eq. 2), and alpha minimises alpha^T L alpha + lam * sum_known (alpha - m)^2 with
+L = D - A (Eq. 8). Defaults follow the authors' MATLAB code (knn_matting.m): two neighbour
+passes, K = 10 with the spatial coordinates at full weight (`level`), then K = 2 with them
+divided by 100; lam = 100; features (cos 2*pi*h, sin 2*pi*h, s, v, x, y) of Sec. 3.1.
+Pixels are indexed row-major (index = row * W + col), like np.ravel and closed_form.py.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from matting import sparse_solve
+from matting.errors import MattingInputError
+from matting.trimap import check_trimap, trimap_masks
+
+COLOR_SPACES = ("hsv", "rgb")
+
+
+def rgb_to_hsv(image):
+  """(..., 3) RGB in [0, 1] -> (..., 3) HSV in [0, 1]; hue is 0 for grey pixels."""
+  image = np.asarray(image, dtype=np.float64)
+  r, g, b = image[..., 0], image[..., 1], image[..., 2]
+  value = image.max(axis=-1)
+  chroma = value - image.min(axis=-1)
+  safe_chroma = np.where(chroma > 0, chroma, 1.0)
+  hue = np.where(value == r, (g - b) / safe_chroma,
+                 np.where(value == g, 2.0 + (b - r) / safe_chroma,
+                          4.0 + (r - g) / safe_chroma))
+  hue = np.where(chroma > 0, (hue / 6.0) % 1.0, 0.0)
+  saturation = chroma / np.where(value > 0, value, 1.0)
+  return np.stack([hue, saturation, value], axis=-1)
+
+
+def _check_image(image):
+  image = np.asarray(image, dtype=np.float64)
+  if image.ndim != 3 or image.shape[2] != 3:
+    raise MattingInputError(f"image: expected (H, W, 3), got shape {image.shape}")
+  if not np.all(np.isfinite(image)):
+    raise MattingInputError("image: contains NaN or Inf values")
+  return image
+
+
+def knn_features(image, level=1.0, color_space="hsv"):
+  """(N, d) float64 feature vectors X(i) of Sec. 3.1, N = H*W, spatial coordinates last.
+
+  'hsv': (cos 2*pi*h, sin 2*pi*h, s, v, x, y), d = 6, the paper's choice (hue on the unit
+  circle, so that reds near h = 0 and h = 1 are close). 'rgb': (r, g, b, x, y), d = 5, as
+  in knn_matting.m. x, y are the column and row divided by the image diagonal
+  sqrt(H^2 + W^2) and multiplied by `level`, as in the MATLAB code.
+  """
+  image = _check_image(image)
+  height, width = image.shape[:2]
+  if color_space == "hsv":
+    hsv = rgb_to_hsv(image).reshape(-1, 3)
+    angle = 2.0 * np.pi * hsv[:, 0]
+    colour = [np.cos(angle), np.sin(angle), hsv[:, 1], hsv[:, 2]]
+  elif color_space == "rgb":
+    colour = list(image.reshape(-1, 3).T)
+  else:
+    raise MattingInputError(f"color_space: expected one of {COLOR_SPACES}, got {color_space!r}")
+  scale = level / np.hypot(height, width)
+  rows, cols = np.divmod(np.arange(height * width), width)
+  return np.stack(colour + [cols * scale, rows * scale], axis=1)
+
+
+def _nearest_neighbours(points, k, query):
+  """(len(query), k) indices of the k nearest points (Euclidean) to points[query], self excluded.
+
+  Exact cKDTree search. Queries run in the tree's leaf order, so that consecutive queries
+  visit the same nodes (1.3-2x faster than row-major order on alphamatting images); an
+  unbalanced tree with 32-point leaves builds twice as fast and queries as fast. Asks for
+  k + 1 and drops the point itself; where duplicates crowd a point out of its own list, the
+  farthest match is dropped instead, so every row keeps k other points.
+
+  Args:
+    points: (N, d) float64.
+    k: neighbours per query, k < N.
+    query: (N,) bool, the points whose neighbours are wanted (returned in index order).
+  """
+  tree = cKDTree(points, leafsize=32, balanced_tree=False, compact_nodes=False)
+  order = tree.indices[query[tree.indices]]
+  _, found = tree.query(points[order], k=k + 1, workers=-1)
+  drop = found == order[:, None]
+  drop[~drop.any(axis=1), -1] = True
+  neighbours = np.empty((len(order), k), dtype=np.int64)
+  neighbours[(np.cumsum(query) - 1)[order]] = found[~drop].reshape(len(order), k)
+  return neighbours
+
+
+def _neighbour_weights(features, n_neighbors, spatial_decay, search):
+  """(S, sum K) neighbours of the S searched pixels over all passes and their weights W_ij."""
+  features = np.array(features, dtype=np.float64)
+  if features.ndim != 2 or features.shape[1] < 3:
+    raise MattingInputError(f"features: expected (N, d >= 3), got shape {features.shape}")
+  num_points, dim = features.shape
+  n_neighbors = tuple(int(k) for k in np.atleast_1d(n_neighbors))
+  if not n_neighbors or min(n_neighbors) < 1 or max(n_neighbors) >= num_points:
+    raise MattingInputError(f"n_neighbors: need 1 <= K < number of pixels ({num_points}) "
+                            f"in every pass, got {n_neighbors}")
+  search = np.ones(num_points, bool) if search is None else np.asarray(search, bool).ravel()
+  if search.shape != (num_points,):
+    raise MattingInputError(f"search: expected {num_points} entries, got {search.size}")
+  neighbours = []
+  for k in n_neighbors:
+    neighbours.append(_nearest_neighbours(features, k, search))
+    features[:, -2:] *= spatial_decay
+  neighbours = np.concatenate(neighbours, axis=1)
+  searched = np.flatnonzero(search)
+  distance = np.zeros(neighbours.shape)
+  for column in features.T:  # (S, K) slices keep the temporaries small.
+    distance += np.abs(column[searched, None] - column[neighbours])
+  return neighbours, np.maximum(1.0 - distance / dim, 0.0), search
+
+
+def _rows_to_csr(rows, columns, values, num_points):
+  """(N, N) CSR matrix whose row rows[s] holds values[s] at columns[s] (equal-length rows)."""
+  per_row = np.zeros(num_points + 1, dtype=np.int64)
+  per_row[rows + 1] = columns.shape[1]
+  return sp.csr_matrix((values.ravel(), columns.ravel(), np.cumsum(per_row)),
+                       shape=(num_points, num_points))
+
+
+def knn_affinity(features, n_neighbors=(10, 2), spatial_decay=0.01, search=None):
+  """Sparse (N, N) nonlocal affinity A = W + W^T (Sec. 3, Eq. 2) as CSR float64.
+
+  Pass p = 0, 1, ... finds the n_neighbors[p] nearest neighbours (L2, self excluded) of each
+  searched pixel with the spatial columns (the last two) of `features` multiplied by
+  spatial_decay**p: the MATLAB defaults (10, 2) and 0.01 give 10 neighbours with spatial
+  coherence, then 2 with almost none. W_ij = k(i, j) = max(0, 1 - ||X_i - X_j||_1 / d),
+  d = feature dimension, for each j found from i; a pair found twice (in both passes, or
+  from both ends) counts twice, as MATLAB's sparse() sums duplicates.
+
+  Reconstructed from knn_matting.m: it divides the coordinates by 100 after every pass, the
+  last included, so its kernel sees them scaled by spatial_decay**len(n_neighbors) (1e-4),
+  in effect a colour-only kernel; so does this one. Its vl_kdtree returns each pixel as its
+  own first neighbour (a self-loop, which cancels in L = D - A) and is approximate
+  (MAXNUMCOMPARISONS = 3K); here the search is exact and excludes self, so a pixel gets K
+  true neighbours per pass. MATLAB's 1e-6 coordinate jitter (a tie breaker) is left out to
+  keep the function deterministic.
+
+  Args:
+    features: (N, d) float features, the two spatial coordinates last (`knn_features`).
+    n_neighbors: neighbours per pass.
+    spatial_decay: factor applied to the spatial columns after each pass.
+    search: optional (N,) bool, the pixels whose neighbours are searched (default all);
+      rows of W for the others are empty (see `knn_alpha`'s search_margin).
+  """
+  neighbours, weights, search = _neighbour_weights(features, n_neighbors, spatial_decay,
+                                                   search)
+  W = _rows_to_csr(np.flatnonzero(search), neighbours, weights, len(search))
+  return (W + W.T).tocsr()
+
+
+def knn_laplacian(image, n_neighbors=(10, 2), level=1.0, color_space="hsv",
+                  spatial_decay=0.01, search=None):
+  """KNN matting Laplacian L = D - A (Eq. 8), D = diag(row sums of A), as (N, N) CSR.
+
+  L is symmetric positive semi-definite with rows summing to 0; see `knn_features` and
+  `knn_affinity` for the arguments. It is assembled as B + B^T with B = D/2 - W, which
+  needs one transpose and one sum instead of the two of W + W^T and D - A.
+  """
+  features = knn_features(image, level, color_space)
+  neighbours, weights, search = _neighbour_weights(features, n_neighbors, spatial_decay,
+                                                   search)
+  num_points = len(search)
+  searched = np.flatnonzero(search)
+  degree = np.bincount(neighbours.ravel(), weights.ravel(), num_points)
+  degree[searched] += weights.sum(axis=1)
+  B = _rows_to_csr(searched, neighbours, -weights, num_points) + sp.diags(degree / 2)
+  return (B + B.T).tocsr()
+
+
+def search_region(unknown, margin):
+  """(N,) bool: pixels within `margin` pixels (Euclidean) of the unknown region; all if None."""
+  if margin is None:
+    return np.ones(unknown.size, dtype=bool)
+  return (ndimage.distance_transform_edt(~unknown) <= margin).ravel()
+
+
+def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_space="hsv",
+              constraint="soft", preconditioner=None, search_margin=10):
+  """KNN matte: float32 (H, W) in [0, 1] solving (L + lam*D_m) alpha = lam*m (Eq. 8).
+
+  m is 1 on the trimap foreground, 0 elsewhere; D_m = diag(known). 'hard' instead fixes the
+  known pixels and solves the unknown block (see sparse_solve.solve_alpha).
+
+  Neighbours are searched only for the pixels within `search_margin` pixels of the unknown
+  region (None: all pixels, the MATLAB graph). The other pixels' alpha is fixed by the
+  trimap; their own neighbour lists only add links between known pixels (no effect with
+  'hard') and far-reaching colour matches into the unknown region. On the 8 alphamatting
+  images x 2 trimaps we compared, a 10-pixel margin gave SAD within -10%..+2.4% of the full
+  graph (lower on average) and a 3-6x faster neighbour search.
+
+  Args:
+    image: (H, W, 3) RGB in [0, 1].
+    trimap: (H, W) in {0, 0.5, 1}, with at least one FG and one BG pixel.
+    n_neighbors: neighbours per pass (`knn_affinity`).
+    level: weight of the spatial coordinates (`knn_features`).
+    lam: weight of the trimap constraint.
+    color_space: 'hsv' (paper) or 'rgb' (knn_matting.m).
+    constraint: 'soft' or 'hard'.
+    preconditioner: name passed to solve_alpha; None keeps its default.
+    search_margin: pixels, or None; see above.
+  """
+  image = _check_image(image)
+  trimap = np.asarray(trimap, dtype=np.float64)
+  check_trimap(trimap)
+  if trimap.shape != image.shape[:2]:
+    raise MattingInputError(f"trimap: shape {trimap.shape} does not match the image "
+                            f"{image.shape[:2]}")
+  if search_margin is not None and search_margin < 0:
+    raise MattingInputError(f"search_margin: must be >= 0 or None, got {search_margin}")
+  fg, bg, unknown = trimap_masks(trimap)
+  L = knn_laplacian(image, n_neighbors, level, color_space,
+                    search=search_region(unknown, search_margin))
+  options = {} if preconditioner is None else {"preconditioner": preconditioner}
+  alpha = sparse_solve.solve_alpha(L, (fg | bg).ravel(), fg.ravel(), lam=lam,
+                                   constraint=constraint, **options)
+  return np.clip(alpha, 0.0, 1.0).reshape(trimap.shape).astype(np.float32)

@@ -1,0 +1,151 @@
+"""Tests of KNN matting: features, the nonlocal affinity, its Laplacian and the matte."""
+
+import colorsys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from matting import knn
+from matting.errors import MattingInputError
+
+
+def random_example(seed, height=24, width=32):
+  """A uniformly random image with a random {0, 0.5, 1} trimap (FG and BG both present)."""
+  rng = np.random.default_rng(seed)
+  image = rng.random((height, width, 3)).astype(np.float32)
+  trimap = rng.choice(np.array([0.0, 0.5, 1.0], np.float32), size=(height, width))
+  trimap[0, 0], trimap[-1, -1] = 0.0, 1.0
+  return image, trimap
+
+
+def hard_segmentation_example(height=40, width=50, band=3, seed=0):
+  """A noisy red disc on a noisy blue background, its binary GT and a trimap with an unknown band."""
+  rng = np.random.default_rng(seed)
+  y, x = np.mgrid[:height, :width]
+  radius = np.hypot(y - height / 2, x - width / 2)
+  gt = (radius < min(height, width) / 3).astype(np.float32)
+  colours = np.where(gt[..., None] > 0, [0.9, 0.2, 0.1], [0.1, 0.3, 0.9])
+  image = np.clip(colours + 0.03 * rng.standard_normal((height, width, 3)), 0, 1)
+  trimap = gt.copy()
+  trimap[np.abs(radius - min(height, width) / 3) < band] = 0.5
+  return image.astype(np.float32), trimap, gt
+
+
+def brute_force_affinity(features, n_neighbors, spatial_decay, search):
+  """A = W + W^T from an exhaustive neighbour search (the definition in knn_affinity)."""
+  features = features.copy()
+  num_points, dim = features.shape
+  W = np.zeros((num_points, num_points))
+  found = []
+  for k in n_neighbors:
+    distance = np.linalg.norm(features[:, None] - features[None], axis=-1)
+    np.fill_diagonal(distance, np.inf)
+    found.append(np.argsort(distance, axis=1)[:, :k])
+    features[:, -2:] *= spatial_decay
+  for neighbours in found:
+    for i in np.flatnonzero(search):
+      weights = 1.0 - np.abs(features[i] - features[neighbours[i]]).sum(axis=1) / dim
+      W[i, neighbours[i]] += np.maximum(weights, 0.0)
+  return W + W.T
+
+
+def test_rgb_to_hsv_matches_colorsys():
+  colours = np.random.default_rng(0).random((50, 3))
+  colours[:5] = [[0.3, 0.3, 0.3], [0, 0, 0], [1, 0, 0], [1, 0, 1], [0, 1, 0]]
+  expected = np.array([colorsys.rgb_to_hsv(*c) for c in colours])
+  np.testing.assert_allclose(knn.rgb_to_hsv(colours), expected, atol=1e-12)
+
+
+def test_features_hsv_and_rgb_layout():
+  height, width, level = 6, 8, 2.5
+  image = np.random.default_rng(1).random((height, width, 3))
+  hsv = knn.knn_features(image, level=level)
+  rgb = knn.knn_features(image, level=level, color_space="rgb")
+  assert hsv.shape == (height * width, 6) and rgb.shape == (height * width, 5)
+  np.testing.assert_allclose(hsv[:, 0] ** 2 + hsv[:, 1] ** 2, 1.0)
+  assert np.all((hsv[:, 2:4] >= 0) & (hsv[:, 2:4] <= 1))
+  np.testing.assert_allclose(rgb[:, :3], image.reshape(-1, 3))
+  row, col = 4, 5  # Row-major: pixel (row, col) is feature row * width + col.
+  expected_xy = np.array([col, row]) * level / np.hypot(height, width)
+  for features in (hsv, rgb):
+    np.testing.assert_allclose(features[row * width + col, -2:], expected_xy)
+  np.testing.assert_allclose(hsv[row * width + col, 3], image[row, col].max())
+
+
+@pytest.mark.parametrize("search_fraction", [1.0, 0.3])
+def test_affinity_matches_brute_force(search_fraction):
+  rng = np.random.default_rng(2)
+  features = rng.random((120, 5))
+  search = rng.random(120) < search_fraction
+  A = knn.knn_affinity(features, n_neighbors=(6, 2), spatial_decay=0.1, search=search)
+  expected = brute_force_affinity(features, (6, 2), 0.1, search)
+  np.testing.assert_allclose(A.toarray(), expected, atol=1e-12)
+
+
+def test_affinity_symmetric_nonnegative_with_k_neighbours():
+  features = knn.knn_features(random_example(3)[0])
+  A = knn.knn_affinity(features)
+  assert isinstance(A, sp.csr_matrix)
+  assert abs(A - A.T).max() == 0
+  assert A.data.min() >= 0
+  A.eliminate_zeros()
+  assert A.diagonal().max() == 0
+  assert np.all(A.getnnz(axis=1) >= 10)
+
+
+@pytest.mark.parametrize("color_space", ["hsv", "rgb"])
+def test_laplacian_is_d_minus_a(color_space):
+  image = random_example(4)[0]
+  L = knn.knn_laplacian(image, color_space=color_space)
+  A = knn.knn_affinity(knn.knn_features(image, color_space=color_space))
+  expected = sp.diags(np.asarray(A.sum(axis=1)).ravel()) - A
+  assert abs(L - expected).max() < 1e-12
+  np.testing.assert_allclose(np.asarray(L.sum(axis=1)).ravel(), 0.0, atol=1e-12)
+  assert abs(L - L.T).max() < 1e-12
+  x = np.random.default_rng(5).standard_normal((L.shape[0], 4))
+  assert np.all(np.einsum("ij,ij->j", x, L @ x) >= 0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_alpha_range_and_known_pixels(seed):
+  image, trimap = random_example(seed)
+  known = trimap != 0.5
+  hard = knn.knn_alpha(image, trimap, constraint="hard")
+  assert hard.dtype == np.float32 and hard.shape == trimap.shape
+  assert np.abs(hard - trimap)[known].max() < 1e-2
+  # Soft (Eq. 8): (d_i + lam) alpha_i = lam m_i + sum_j A_ij alpha_j with alpha_j in [0, 1],
+  # so a known pixel may move by at most d_i / (d_i + lam).
+  lam = 100.0
+  soft = knn.knn_alpha(image, trimap, lam=lam)
+  assert soft.min() >= 0 and soft.max() <= 1
+  degree = knn.knn_laplacian(image, search=knn.search_region(~known, 10)).diagonal()
+  bound = (degree / (degree + lam)).reshape(trimap.shape)
+  assert np.all((np.abs(soft - trimap) <= bound + 1e-4)[known])
+
+
+@pytest.mark.parametrize("color_space", ["hsv", "rgb"])
+@pytest.mark.parametrize("search_margin", [10, None])
+def test_recovers_two_colour_segmentation(color_space, search_margin):
+  image, trimap, gt = hard_segmentation_example()
+  alpha = knn.knn_alpha(image, trimap, color_space=color_space, search_margin=search_margin)
+  unknown = trimap == 0.5
+  assert np.abs(alpha - gt)[unknown].mean() < 0.05
+  assert np.mean((alpha > 0.5) == (gt > 0.5)) == 1.0
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(image=np.zeros((8, 8))), "image"),
+    (dict(image=np.full((8, 8, 3), np.nan)), "NaN"),
+    (dict(trimap=np.full((8, 9), 0.5)), "trimap"),
+    (dict(trimap=np.zeros((8, 8))), "foreground"),
+    (dict(color_space="lab"), "color_space"),
+    (dict(n_neighbors=(64, 2)), "n_neighbors"),
+    (dict(n_neighbors=(0,)), "n_neighbors"),
+    (dict(search_margin=-1), "search_margin"),
+])
+def test_bad_inputs_raise(kwargs, match):
+  image, trimap = random_example(0, height=8, width=8)
+  args = dict(image=image, trimap=trimap) | kwargs
+  with pytest.raises(MattingInputError, match=match):
+    knn.knn_alpha(args.pop("image"), args.pop("trimap"), **args)

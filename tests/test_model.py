@@ -1,0 +1,221 @@
+"""DCNN: every conv impl equals lax/flax.linen.Conv (values and gradients); inference."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from matting import model as model_lib
+from matting.model import DCNN, conv2d
+
+FAST_IMPLS = ("im2col", "shift_add", "auto")
+
+
+def assert_close(actual, expected, rtol=1e-5):
+  """Equal within rtol of the expected array's scale (float32 sums of ~400 terms)."""
+  actual, expected = np.asarray(actual), np.asarray(expected)
+  assert actual.shape == expected.shape
+  np.testing.assert_allclose(actual, expected, rtol=rtol,
+                             atol=rtol * max(float(np.abs(expected).max()), 1e-6))
+
+
+def random_params(model, channels, seed):
+  """Initialised params with random (non-zero) biases, so that biases are exercised too."""
+  params = model.init(jax.random.key(seed), jnp.zeros((1, 27, 27, channels)))
+  keys = iter(jax.random.split(jax.random.key(seed + 1), 16))
+  return jax.tree_util.tree_map_with_path(
+      lambda path, p: p + 0.1 * jax.random.normal(next(keys), p.shape)
+      if path[-1].key == "bias" else p, params)
+
+
+@pytest.mark.parametrize("impl", ["im2col", "shift_add"])
+@pytest.mark.parametrize("kernel_size,cin,cout,height,width", [
+    (9, 5, 7, 27, 27), (9, 5, 6, 41, 36), (5, 6, 1, 19, 23), (3, 2, 4, 8, 9), (1, 3, 4, 5, 6)])
+def test_conv2d_matches_lax(impl, kernel_size, cin, cout, height, width):
+  rng = np.random.default_rng(kernel_size * 100 + cin)
+  x = jnp.asarray(rng.standard_normal((2, height, width, cin)), jnp.float32)
+  kernel = jnp.asarray(rng.standard_normal((kernel_size, kernel_size, cin, cout))
+                       / (kernel_size * np.sqrt(cin)), jnp.float32)
+  out_shape = (2, height - kernel_size + 1, width - kernel_size + 1, cout)
+  cotangent = jnp.asarray(rng.standard_normal(out_shape), jnp.float32)
+  reference = jax.lax.conv_general_dilated(x, kernel, (1, 1), "VALID",
+                                           dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+  def grads(impl):
+    return jax.grad(lambda x, k: jnp.sum(conv2d(x, k, impl) * cotangent), argnums=(0, 1))(
+        x, kernel)
+
+  assert_close(conv2d(x, kernel, impl), reference)
+  for got, want in zip(grads(impl), grads("lax")):
+    assert_close(got, want)
+
+
+def test_conv2d_rejects_unknown_impl():
+  with pytest.raises(ValueError, match="conv impl"):
+    conv2d(jnp.zeros((1, 5, 5, 1)), jnp.zeros((3, 3, 1, 1)), "fft")
+
+
+def test_patches_and_shift_sum_are_transposes():
+  """<patches(x), t> == <x, patches^T(t)> and likewise for shift_sum (custom VJPs)."""
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.standard_normal((2, 9, 8, 3)), jnp.float32)
+  taps = jnp.asarray(rng.standard_normal((2, 9, 8, 3, 2, 3)), jnp.float32)
+  windows, patches_vjp = jax.vjp(lambda x: model_lib.patches(x, 3, 2), x)
+  summed, shift_sum_vjp = jax.vjp(model_lib.shift_sum, taps)
+  t = jnp.asarray(rng.standard_normal(windows.shape), jnp.float32)
+  s = jnp.asarray(rng.standard_normal(summed.shape), jnp.float32)
+  np.testing.assert_allclose(jnp.vdot(windows, t), jnp.vdot(x, patches_vjp(t)[0]), rtol=1e-5)
+  np.testing.assert_allclose(jnp.vdot(summed, s), jnp.vdot(taps, shift_sum_vjp(s)[0]),
+                             rtol=1e-5)
+  assert windows.shape == (2, 7, 7, 3, 2, 3)
+  np.testing.assert_array_equal(windows[1, 4, 5, 2, 1], x[1, 6, 6])
+
+
+def test_architecture_and_parameters():
+  model = DCNN()
+  x = jnp.zeros((2, 27, 27, 5))
+  params = model.init(jax.random.key(0), x)["params"]
+  shapes = jax.tree.map(jnp.shape, params)
+  assert shapes["structure"] == {"kernel": (9, 9, 5, 64)}  # Eq. (3): no bias in F1.
+  assert [shapes[f"remap_{n}"]["kernel"] for n in range(1, 5)] == [
+      (1, 1, 64, 64), (1, 1, 64, 64), (1, 1, 64, 64), (1, 1, 64, 32)]
+  assert shapes["reconstruction"] == {"kernel": (5, 5, 32, 1), "bias": (1,)}
+  assert model.apply({"params": params}, x).shape == (2, 15, 15, 1)
+  assert model.margin == 6
+  for impl in model_lib.CONV_IMPLS:
+    other = DCNN(conv_impl=impl).init(jax.random.key(0), x)["params"]
+    assert jax.tree.map(jnp.shape, other) == shapes
+
+
+@pytest.mark.parametrize("kernel_init,bound", [
+    ("glorot_uniform", lambda fan_in, fan_out: np.sqrt(6 / (fan_in + fan_out))),
+    ("caffe_xavier", lambda fan_in, fan_out: np.sqrt(3 / fan_in))])
+def test_init_is_xavier_with_zero_biases(kernel_init, bound):
+  params = DCNN(kernel_init=kernel_init).init(jax.random.key(0), jnp.zeros((1, 27, 27, 5)))
+  params = params["params"]
+  kernel = np.asarray(params["structure"]["kernel"])
+  limit = bound(9 * 9 * 5, 9 * 9 * 64)
+  assert np.abs(kernel).max() <= limit
+  assert abs(kernel.std() - limit / np.sqrt(3)) < 0.05 * limit  # Uniform(-a, a): std a/sqrt(3).
+  for name in ("remap_1", "remap_4", "reconstruction"):
+    np.testing.assert_array_equal(params[name]["bias"], 0.0)
+
+
+def test_invalid_configs_raise():
+  with pytest.raises(ValueError, match="remap_widths"):
+    DCNN(num_remap_layers=2, remap_widths=(64, 64, 64))
+  with pytest.raises(ValueError, match="conv_impl"):
+    DCNN(conv_impl="winograd")
+  with pytest.raises(ValueError, match="kernel_init"):
+    DCNN(kernel_init="he")
+  with pytest.raises(ValueError, match="odd"):
+    DCNN(first_kernel=8)
+
+
+@pytest.mark.parametrize("impl", FAST_IMPLS + ("lax",))
+@pytest.mark.parametrize("shape", [(3, 27, 27, 5), (1, 44, 39, 4)])
+def test_dcnn_matches_flax_conv(impl, shape):
+  """Same params, same outputs and parameter gradients as the flax.linen.Conv network."""
+  reference = DCNN(conv_impl="flax")
+  params = random_params(reference, shape[-1], seed=shape[1])
+  x = jnp.asarray(np.random.default_rng(shape[1]).random(shape), jnp.float32)
+  model = DCNN(conv_impl=impl)
+
+  def loss(model, params, train):
+    return jnp.sum(jnp.sin(3.0 * model.apply(params, x, train=train)))
+
+  expected = reference.apply(params, x)
+  expected_grads = jax.grad(lambda p: loss(reference, p, False))(params)
+  for train in ((False, True) if impl == "auto" else (False,)):  # `train` only affects auto.
+    assert_close(model.apply(params, x, train=train), expected)
+    jax.tree.map(assert_close, jax.grad(lambda p: loss(model, p, train))(params),
+                 expected_grads)
+
+
+def test_ablation_depths_run():
+  for depth in (1, 8):
+    model = DCNN(num_remap_layers=depth, remap_widths=(64,) * depth)
+    x = jnp.ones((1, 27, 27, 3))
+    params = model.init(jax.random.key(0), x)["params"]
+    assert len(params) == depth + 2
+    assert model.apply({"params": params}, x).shape == (1, 15, 15, 1)
+
+
+def test_auto_conv_impl():
+  auto = model_lib.auto_conv_impl
+  assert auto(9, 5, 64, train=True, backend="gpu") == "lax"
+  assert auto(1, 64, 64, train=False, backend="cpu") == "im2col"
+  assert auto(5, 32, 1, train=True, backend="cpu") == "shift_add"
+  assert auto(9, 5, 64, train=True, backend="cpu") == "im2col"
+  assert auto(9, 5, 64, train=False, backend="cpu") == "lax"
+
+
+def test_make_model_from_config():
+  cfg = model_lib.default_model_config()
+  assert model_lib.make_model(cfg) == DCNN()
+  cfg.remap_widths = [64, 64, 64, 32]  # As read back from JSON.
+  assert model_lib.make_model(cfg) == DCNN()
+
+
+def inference_setup(height, width, channels=5, seed=0):
+  cfg = model_lib.default_model_config()
+  model = model_lib.make_model(cfg)
+  params = random_params(model, channels, seed)
+  inputs = np.random.default_rng(seed).random((height, width, channels), dtype=np.float32)
+  # Rescale the reconstruction so raw predictions have mean 0.5 and std 0.5: some fall
+  # outside [0, 1] (clipping is exercised) and most inside (comparisons are informative).
+  raw = model.apply(params, jnp.asarray(inputs)[None])
+  last = params["params"]["reconstruction"]
+  scale = 0.5 / jnp.std(raw)
+  last["kernel"] = scale * last["kernel"]
+  last["bias"] = scale * (last["bias"] - jnp.mean(raw)) + 0.5
+  return cfg, model, params, inputs
+
+
+def test_predict_alpha_is_padded_forward_pass_clipped():
+  cfg, model, params, inputs = inference_setup(30, 41)
+  alpha = model_lib.predict_alpha(params, cfg, inputs, tile_pixels=10**6)
+  padded = np.pad(inputs, ((6, 6), (6, 6), (0, 0)))
+  raw = np.asarray(DCNN(conv_impl="flax").apply(params, padded[None]))[0, :, :, 0]
+  assert alpha.shape == (30, 41) and alpha.dtype == np.float32
+  assert raw.min() < 0 or raw.max() > 1  # The random network does need clipping.
+  assert_close(alpha, np.clip(raw, 0.0, 1.0))
+
+
+@pytest.mark.parametrize("tile_pixels", [64, 150, 37 * 29 - 1])
+def test_tiled_prediction_equals_untiled(tile_pixels):
+  cfg, _, params, inputs = inference_setup(37, 29, seed=1)
+  whole = model_lib.predict_alpha(params, cfg, inputs, tile_pixels=37 * 29)
+  tiled = model_lib.predict_alpha(params, cfg, inputs, tile_pixels=tile_pixels)
+  assert 0.3 < np.mean((whole > 0) & (whole < 1))
+  assert_close(tiled, whole)
+
+
+def test_tiling_covers_image_within_budget():
+  for height, width, budget in [(800, 640, 128 * 128), (37, 29, 64), (5, 300, 100)]:
+    tile_h, tile_w, rows, cols = model_lib._tiling(height, width, budget)
+    assert tile_h * tile_w <= budget
+    assert rows * tile_h >= height and (rows - 1) * tile_h < height
+    assert cols * tile_w >= width and (cols - 1) * tile_w < width
+  assert model_lib._tiling(20, 30, 600) == (20, 30, 1, 1)
+
+
+def test_keep_known_uses_trimap_values():
+  cfg, _, params, inputs = inference_setup(25, 20, seed=2)
+  trimap = np.full((25, 20), 0.5, np.float32)
+  trimap[:5] = 1.0
+  trimap[-5:] = 0.0
+  free = model_lib.predict_alpha(params, cfg, inputs)
+  kept = model_lib.predict_alpha(params, cfg, inputs, keep_known=trimap)
+  np.testing.assert_array_equal(kept[:5], 1.0)
+  np.testing.assert_array_equal(kept[-5:], 0.0)
+  np.testing.assert_array_equal(kept[5:-5], free[5:-5])
+  with pytest.raises(ValueError, match="keep_known"):
+    model_lib.predict_alpha(params, cfg, inputs, keep_known=trimap[1:])
+
+
+def test_predict_alpha_rejects_batched_inputs():
+  cfg, _, params, inputs = inference_setup(20, 20)
+  with pytest.raises(ValueError, match=r"\(H, W, C\)"):
+    model_lib.predict_alpha(params, cfg, inputs[None])
+

@@ -1,0 +1,129 @@
+"""Tests for matting.sparse_solve: the nested-dissection Cholesky and the constrained solves."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from matting import sparse_solve
+
+
+def grid_laplacian(mask, seed=0):
+  """Graph Laplacian with random weights between pixels of `mask` up to 2 apart (the
+  matting Laplacian's stencil); PSD with rows summing to 0."""
+  rng = np.random.default_rng(seed)
+  height, width = mask.shape
+  ids = np.full(mask.shape, -1)
+  ids[mask] = np.arange(mask.sum())
+  rows, cols = [], []
+  for dy in range(-2, 3):
+    for dx in range(-2, 3):
+      if (dy, dx) <= (0, 0):
+        continue
+      y, x = np.nonzero(mask)
+      ty, tx = y + dy, x + dx
+      inside = (ty >= 0) & (ty < height) & (tx >= 0) & (tx < width)
+      target = np.full(len(y), -1)
+      target[inside] = ids[ty[inside], tx[inside]]
+      keep = target >= 0
+      rows.append(ids[y[keep], x[keep]])
+      cols.append(target[keep])
+  rows, cols = np.concatenate(rows), np.concatenate(cols)
+  weights = rng.uniform(0.1, 1.0, len(rows))
+  n = int(mask.sum())
+  W = sp.coo_matrix((weights, (rows, cols)), shape=(n, n))
+  W = W + W.T
+  return (sp.diags(np.asarray(W.sum(axis=1)).ravel()) - W).tocsr()
+
+
+@pytest.mark.parametrize("leaf_size", [4, 16, 64])
+def test_nested_dissection_cholesky_solves_exactly(leaf_size):
+  rng = np.random.default_rng(1)
+  mask = rng.random((23, 31)) < 0.8  # Irregular, possibly disconnected variable set.
+  L = grid_laplacian(mask)
+  A = (L + sp.diags(rng.uniform(1e-3, 1e-2, L.shape[0]))).tocsr()
+  y, x = np.nonzero(mask)
+  b = rng.standard_normal(A.shape[0])
+  factor = sparse_solve.NestedDissectionCholesky(A, y, x, leaf_size=leaf_size)
+  np.testing.assert_allclose(factor.solve(b), spla.spsolve(A.tocsc(), b), rtol=1e-9, atol=1e-9)
+
+
+def test_dissection_separators_separate():
+  y, x = np.nonzero(np.ones((20, 26), dtype=bool))
+  node_pixels, parent = sparse_solve._dissect(y, x, leaf_size=8)
+  assert np.array_equal(np.sort(np.concatenate(node_pixels)), np.arange(len(y)))
+  has_parent = parent >= 0
+  assert np.all(parent[has_parent] > np.flatnonzero(has_parent))  # Post-order.
+
+  def subtree(node):
+    return np.concatenate([node_pixels[node]]
+                          + [subtree(kid) for kid in np.flatnonzero(parent == node)])
+
+  # Pixels of sibling subtrees are never within 2 of each other (share no 3x3 window).
+  for node in range(len(node_pixels)):
+    kids = np.flatnonzero(parent == node)
+    assert len(kids) in (0, 2)
+    if len(kids) == 2:
+      first, second = subtree(kids[0]), subtree(kids[1])
+      gap = np.maximum(np.abs(y[first][:, None] - y[second][None]),
+                       np.abs(x[first][:, None] - x[second][None]))
+      assert gap.min() >= 3
+
+
+def test_positive_definite_cholesky_shifts_singular_block():
+  block = np.array([[1.0, 1.0], [1.0, 1.0]])
+  factor = sparse_solve._positive_definite_cholesky(block)
+  assert np.all(np.isfinite(factor))
+  np.testing.assert_allclose(factor @ factor.T, block, atol=1e-6)
+
+
+def small_problem(seed=0, shape=(14, 17)):
+  """A grid Laplacian with a random trimap-like constraint pattern."""
+  rng = np.random.default_rng(seed)
+  L = grid_laplacian(np.ones(shape, dtype=bool), seed)
+  known = rng.random(L.shape[0]) < 0.4
+  values = (rng.random(L.shape[0]) < 0.5).astype(np.float64)
+  return L, known, values
+
+
+def direct_solution(L, known, values, lam, constraint):
+  A, b, free, alpha = sparse_solve.constrained_system(L, known, values, lam, constraint)
+  alpha[free] = spla.spsolve(A.tocsc(), b)
+  return alpha
+
+
+@pytest.mark.parametrize("constraint", ["soft", "hard"])
+@pytest.mark.parametrize("preconditioner", sparse_solve.PRECONDITIONERS)
+def test_solve_alpha_matches_direct_solve(constraint, preconditioner):
+  L, known, values = small_problem()
+  alpha = sparse_solve.solve_alpha(L, known, values, lam=100.0, constraint=constraint,
+                                   preconditioner=preconditioner, rtol=1e-10,
+                                   grid_shape=(14, 17))
+  np.testing.assert_allclose(alpha, direct_solution(L, known, values, 100.0, constraint),
+                             atol=1e-6)
+
+
+def test_hard_constraint_keeps_known_values_and_x0_is_used():
+  L, known, values = small_problem(seed=3)
+  exact = direct_solution(L, known, values, 100.0, "hard")
+  alpha = sparse_solve.solve_alpha(L, known, values, constraint="hard", x0=exact, maxiter=1,
+                                   preconditioner="none")
+  np.testing.assert_array_equal(alpha[known], values[known])
+  np.testing.assert_allclose(alpha, exact, atol=1e-8)
+
+
+def test_all_known_returns_values():
+  L, _, values = small_problem()
+  known = np.ones(len(values), dtype=bool)
+  alpha = sparse_solve.solve_alpha(L, known, values, constraint="hard")
+  np.testing.assert_array_equal(alpha, values)
+
+
+def test_bad_arguments_raise():
+  L, known, values = small_problem()
+  with pytest.raises(ValueError, match="constraint"):
+    sparse_solve.solve_alpha(L, known, values, constraint="medium")
+  with pytest.raises(ValueError, match="preconditioner"):
+    sparse_solve.solve_alpha(L, known, values, preconditioner="magic")
+  with pytest.raises(ValueError, match="coordinates"):
+    sparse_solve.solve_alpha(L, known, values, preconditioner="cholesky")
