@@ -15,12 +15,16 @@ from ml_collections import config_flags
 
 from matting.errors import MattingInputError
 
-flags.DEFINE_string("experiment", "classic", "experiment file name under experiments/")
+flags.DEFINE_string("experiment", "ablation_layers", "experiment file name under experiments/")
 flags.DEFINE_enum("mode", "cpu", ["smoke", "cpu", "paper"],
                   "scale: smoke (~1 min, tests), cpu (2-core CPU, <= 20 min), paper (GPU)")
 flags.DEFINE_string("workdir", None, "output directory (default runs/EXPERIMENT)")
 flags.DEFINE_string("data_dir", None,
                     "alphamatting-layout data root (default: the embedded synthetic set)")
+flags.DEFINE_string("coordinator_address", None,
+                    "multi-host: host:port of process 0 (calls jax.distributed.initialize)")
+flags.DEFINE_integer("num_processes", None, "multi-host: number of processes")
+flags.DEFINE_integer("process_id", None, "multi-host: this process's index")
 FLAGS = flags.FLAGS
 
 
@@ -33,35 +37,24 @@ def load_experiment(name):
     raise
 
 
-def sweep_point_name(overrides):
-  if not overrides:
-    return "."
-  return ",".join(f"{key.split('.')[-1]}={value}" for key, value in overrides.items())
-
-
-def apply_overrides(cfg, overrides):
-  cfg = cfg.copy_and_resolve_references()
-  for key, value in overrides.items():
-    cfg.update_from_flattened_dict({key: value})
-  return cfg
-
-
 def main(argv):
   del argv
   from matting import experiment
   module = load_experiment(FLAGS.experiment)
+  if FLAGS.coordinator_address or FLAGS.num_processes:
+    from matting.train_step import maybe_initialize_distributed
+    maybe_initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
+                                 FLAGS.process_id)
   cfg = FLAGS.config
   if FLAGS.data_dir is not None:
     cfg.data.dir = FLAGS.data_dir
   workdir = FLAGS.workdir or os.path.join("runs", FLAGS.experiment)
-  for overrides in module.sweep(FLAGS.mode):
-    point_dir = os.path.normpath(os.path.join(workdir, sweep_point_name(overrides)))
-    try:
-      print(experiment.run(apply_overrides(cfg, overrides), point_dir))
-    except MattingInputError as e:
-      print(f"launch.py: error: {e}", file=sys.stderr)
-      sys.exit(2)
-    print(f"wrote {point_dir}/report.md", file=sys.stderr)
+  try:
+    print(experiment.run_sweep(cfg, workdir, module.sweep(FLAGS.mode), FLAGS.experiment))
+  except MattingInputError as e:
+    print(f"launch.py: error: {e}", file=sys.stderr)
+    sys.exit(2)
+  print(f"wrote {workdir}/report.md", file=sys.stderr)
 
 
 def define_config_flag(argv):

@@ -39,14 +39,16 @@ VARIANTS = {
     "cholesky-soft": variant("cholesky", "soft", 1e-7),  # closed_form_alpha's default.
     "cholesky-hard": variant("cholesky", "hard", 1e-7),
     "superlu-hard": variant("superlu", "hard", 1e-7),
+    "ilu-4": variant("ilu", rtol=1e-4),
     "ilu-5": variant("ilu"),
+    "ilu-6": variant("ilu", rtol=1e-6),
     "amg_sa-4": variant("amg_sa", rtol=1e-4),
     "amg_sa-5": variant("amg_sa"),
     "amg_sa-5-c2f": variant("amg_sa", coarse_to_fine=True),
     "amg_rs-5": variant("amg_rs"),
+    "jacobi-4": variant("jacobi", rtol=1e-4),
     "jacobi-5": variant("jacobi"),
     "jacobi-5-c2f": variant("jacobi", coarse_to_fine=True),
-    "jacobi-4-c2f": variant("jacobi", rtol=1e-4, coarse_to_fine=True),
 }
 
 

@@ -2,6 +2,7 @@
 
   matting classic IMG TRIMAP --method cf|knn|comp -o OUT.png [--bits 16]
   matting score PRED GT TRIMAP [--json]
+  matting predict IMG TRIMAP --checkpoint WORKDIR -o ALPHA.png
 
 Bad input prints one line to stderr and exits with status 2; no partial output is left.
 The classic subcommands never import JAX, so batch scripts start fast.
@@ -53,6 +54,19 @@ def cmd_score(args):
   return 0
 
 
+def cmd_predict(args):
+  from matting import io, predict
+  image, trimap = io.read_image_and_trimap(args.image, args.trimap)
+  params, cfg = predict.load_trained(args.checkpoint, args.step)
+  alpha = predict.predict_image(params, cfg, image, trimap, keep_known=not args.raw)
+  io.write_alpha(args.output, alpha, bits=_output_bits(args.output, args.bits))
+  return 0
+
+
+def _step(value):
+  return value if value in ("best", "latest") else int(value)
+
+
 def build_parser():
   parser = argparse.ArgumentParser(
       prog="matting", description="Natural image matting: classic mattes, DCNN, metrics.")
@@ -84,6 +98,22 @@ def build_parser():
   p.add_argument("--json", action="store_true",
                  help="print one JSON object with keys sad, mse, grad, conn")
   p.set_defaults(func=cmd_score)
+
+  p = sub.add_parser("predict", help="predict alpha with a trained DCNN",
+                     description="Compute the classic mattes the model needs, run the DCNN "
+                                 "on the whole image and write the alpha matte.")
+  p.add_argument("image", help="input image")
+  p.add_argument("trimap", help="trimap (0 = background, 255 = foreground, else unknown)")
+  p.add_argument("--checkpoint", required=True,
+                 help="training work directory (holds config.json and checkpoints/)")
+  p.add_argument("--step", type=_step, default="best",
+                 help="checkpoint to use: best (validation SAD), latest, or a step number")
+  p.add_argument("--raw", action="store_true",
+                 help="keep the network output on trimap-known pixels too")
+  p.add_argument("-o", "--output", required=True, help="output matte (.png or .npy)")
+  p.add_argument("--bits", type=int, choices=(8, 16), default=None,
+                 help="PNG bit depth (default 8, or 16 when the name ends in '16.png')")
+  p.set_defaults(func=cmd_predict)
   return parser
 
 

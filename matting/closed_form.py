@@ -1,9 +1,12 @@
 """Closed-form matting (Levin, Lischinski, Weiss, PAMI 2008).
 
-The matting Laplacian (Eq. 12) is built window by window as in Levin's getLaplacian and
-pymatting's cf_laplacian, but vectorised: each of the (2r+1)^2 x (2r+1)^2 pixel pairs of a
-window is one array operation over all window centres, accumulated into a banded
-(4r+1)^2-diagonal layout that becomes a CSR matrix without a COO sort.
+`closed_form_laplacian` builds the matting Laplacian (Eq. 12) exactly as Levin's
+getLaplacian and pymatting's cf_laplacian do, vectorised: the windows holding an unknown
+pixel are processed in batches (closed-form 3x3 Cholesky of each regularised colour
+covariance, one batched matmul for all pixel pairs) and their |w| x |w| blocks are summed by
+bincount into a banded layout, (4r+1)^2 entries per pixel, that becomes the CSR matrix
+without a COO sort. `closed_form_alpha` solves the trimap-constrained system with
+`sparse_solve` (by default CG preconditioned by an exact nested-dissection Cholesky).
 """
 
 import numpy as np
@@ -95,16 +98,16 @@ def closed_form_laplacian(image, eps=1e-7, radius=1, known=None, chunk=8192):
   win_y, win_x = np.nonzero(active)
   corner = win_y * width + win_x  # Flat index of each window's top-left pixel.
 
-  # Pixels covered by some window get a compact row id; the pair (a, b) of a window adds to
-  # band[row(a), band_index[a, b]], where band[t, o] = L[p_t, p_t + flat_shift[o]].
+  # Pixels covered by some window get a compact row id t, and band[t, o] = L[p_t, p_t + shift_o]
+  # over the (4r+1)^2 shifts: the window pixel pair (a, b) adds to band[t(a), band_index[a, b]].
   covered = _box_or(active, size, valid=False).ravel()
   rows = np.flatnonzero(covered)
   compact = np.cumsum(covered) - 1
   dy, dx = np.divmod(np.arange(size * size), size)
   band_size = 4 * radius + 1
+  num_bands = band_size * band_size
   band_index = ((dy[None, :] - dy[:, None] + 2 * radius) * band_size
                 + (dx[None, :] - dx[:, None] + 2 * radius))
-  num_bands = band_size * band_size
   band = np.zeros(len(rows) * num_bands)
   planes = image.reshape(-1, 3).T
   for start in range(0, len(corner), chunk):
@@ -114,10 +117,9 @@ def closed_form_laplacian(image, eps=1e-7, radius=1, known=None, chunk=8192):
     values = _window_affinities([plane[members] for plane in planes], eps)
     contribution = np.bincount(target - low, values.ravel())
     band[low:low + len(contribution)] += contribution
-
+  band = band.reshape(len(rows), num_bands)
   reach = np.arange(-2 * radius, 2 * radius + 1)
   flat_shift = (reach[:, None] * width + reach[None, :]).ravel()
-  band = band.reshape(len(rows), num_bands)
   nonzero = band != 0.0
   indptr = np.zeros(height * width + 1, dtype=np.int64)
   indptr[rows + 1] = nonzero.sum(axis=1)
@@ -185,7 +187,7 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
   """
   image, trimap = _check_inputs(image, trimap)
   height, width = trimap.shape
-  fg, bg, unknown = trimap_masks(trimap)
+  fg, _, unknown = trimap_masks(trimap)
   params = dict(eps=eps, radius=radius, lam=lam, constraint=constraint,
                 preconditioner=preconditioner, rtol=rtol, maxiter=maxiter)
   x0 = coarse_to_fine_guess(image, trimap, **params) if coarse_to_fine else None

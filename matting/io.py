@@ -124,6 +124,9 @@ def atomic_path(path):
   base, ext = os.path.splitext(os.path.basename(path))
   fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{ext}", dir=directory)
   os.close(fd)
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; outputs get the usual mode.
   try:
     yield tmp
     os.replace(tmp, path)

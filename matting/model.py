@@ -75,8 +75,10 @@ def _flip_taps(windows):
 def patches(x, kh, kw):
   """im2col: (B, H, W, C) -> (B, H-kh+1, W-kw+1, kh, kw, C) with [.., i, j, :] = x[y+i, x+j]."""
   height, width = x.shape[1] - kh + 1, x.shape[2] - kw + 1
-  windows = [x[:, i:i + height, j:j + width] for i in range(kh) for j in range(kw)]
-  return jnp.concatenate(windows, axis=-1).reshape(x.shape[0], height, width, kh, kw, x.shape[3])
+  # Two stages (kh + kw slices, not kh * kw): compiles faster, runs as fast.
+  rows = jnp.concatenate([x[:, :, j:j + width] for j in range(kw)], axis=-1)
+  windows = jnp.concatenate([rows[:, i:i + height] for i in range(kh)], axis=-1)
+  return windows.reshape(x.shape[0], height, width, kh, kw, x.shape[3])
 
 
 def _patches_fwd(x, kh, kw):
@@ -100,7 +102,8 @@ def shift_sum(taps):
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
 def _shift_sum(taps, kh, kw):
   height, width = taps.shape[1] - kh + 1, taps.shape[2] - kw + 1
-  return sum(taps[:, i:i + height, j:j + width, i, j] for i in range(kh) for j in range(kw))
+  rows = sum(taps[:, :, j:j + width, :, j] for j in range(kw))  # (B, H, width, kh, C)
+  return sum(rows[:, i:i + height, :, i] for i in range(kh))
 
 
 def _shift_sum_fwd(taps, kh, kw):

@@ -16,7 +16,7 @@ import scipy.sparse.linalg as spla
 from scipy.linalg import blas, lapack
 from threadpoolctl import threadpool_limits
 
-BALANCE = 0.3
+MIN_SIDE = 0.3  # Nested dissection keeps at least this fraction of the pixels on each side.
 EXTEND_ADD_BLOCKS_FROM = 96
 PRECONDITIONERS = ("none", "jacobi", "ilu", "amg_sa", "amg_rs", "cholesky")
 
@@ -24,21 +24,21 @@ PRECONDITIONERS = ("none", "jacobi", "ilu", "amg_sa", "amg_rs", "cholesky")
 def _dissect(y, x, leaf_size):
   """Geometric nested dissection of pixels at (y, x) coupled up to 2 pixels apart (3x3 windows).
 
-  Recursively cuts the bounding box across its longer side at the median; the two pixel
-  columns (or rows) at the cut separate the halves. Returns (node_pixels, parent): the
-  separators and leaves in post-order (children first) and each one's parent (-1: root).
-  Empty separators make no node, so their children become roots of independent subtrees.
+  Recursively cuts across the longer side of the bounding box where a two-pixel-wide
+  separator is smallest (`_balanced_cut`), until parts have at most `leaf_size` pixels.
+  Returns (node_pixels, parent): the separators and leaves in post-order (children first)
+  and each one's parent (-1: root). Empty separators make no node, so their children become
+  roots of independent subtrees.
   """
   node_pixels, parent_of = [], []
 
   def split(ids):
     yy, xx = y[ids], x[ids]
-    if len(ids) > leaf_size:
-      (size_y, cut_y), (size_x, cut_x) = _balanced_cut(yy, BALANCE), _balanced_cut(xx, BALANCE)
-    if len(ids) <= leaf_size or min(size_y, size_x) == np.inf:
+    coord = yy if np.ptp(yy) >= np.ptp(xx) else xx
+    cut = _balanced_cut(coord, MIN_SIDE) if len(ids) > leaf_size else None
+    if cut is None:
       node_pixels.append(ids)
       return [len(node_pixels) - 1]
-    coord, cut = (yy, cut_y) if size_y <= size_x else (xx, cut_x)
     kids = split(ids[coord < cut]) + split(ids[coord >= cut + 2])
     separator = ids[(coord >= cut) & (coord < cut + 2)]
     if not len(separator):
@@ -54,24 +54,24 @@ def _dissect(y, x, leaf_size):
   return node_pixels, parent
 
 
-def _balanced_cut(coord, balance):
-  """Best cut across one axis: (separator size, c) where the separator is the slices c, c+1.
+def _balanced_cut(coord, min_side):
+  """Cut c across one axis (the separator is the slices c and c+1), None if it is too short.
 
-  Picks the smallest separator among cuts that leave at least `balance` of the pixels on
-  each side (the most even cut if none does); (inf, 0) if the extent is too small to cut.
+  Picks the smallest separator among cuts leaving at least `min_side` of the pixels on each
+  side, or the most even cut if none does.
   """
   low = coord.min()
   counts = np.bincount(coord - low)
   if len(counts) < 4:
-    return np.inf, 0
+    return None
   total = len(coord)
   separator = counts[1:-2] + counts[2:-1]
   left = np.cumsum(counts)[:-3]
   right = total - left - separator
-  ok = (left >= balance * total) & (right >= balance * total)
-  best = int(np.argmin(np.where(ok, separator, total + 1)) if ok.any()
-             else np.argmin(np.abs(left - right)))
-  return separator[best], low + 1 + best
+  ok = (left >= min_side * total) & (right >= min_side * total)
+  best = np.argmin(np.where(ok, separator, total + 1)) if ok.any() else np.argmin(
+      np.abs(left - right))
+  return low + 1 + int(best)
 
 
 class NestedDissectionCholesky:
@@ -85,7 +85,7 @@ class NestedDissectionCholesky:
   CG (`solve_alpha`) corrects it.
   """
 
-  def __init__(self, A, y, x, leaf_size=64):
+  def __init__(self, A, y, x, leaf_size=128):
     """A: (n, n) sparse SPD matrix; y, x: (n,) integer pixel coordinates of its variables."""
     node_pixels, parent = _dissect(np.asarray(y), np.asarray(x), leaf_size)
     n = A.shape[0]
@@ -109,43 +109,43 @@ class NestedDissectionCholesky:
     outside_col = col[outside]
 
     # A node's boundary: the later (ancestor) variables its front couples to, i.e. its A
-    # entries outside itself and its children's boundaries minus its own variables.
+    # entries outside itself and its children's boundaries minus its own variables. Its front
+    # lists its own variables then its boundary; `position` maps variables to front indices
+    # for the node at hand, to place its A entries and its children's Schur complements.
     children = [[] for _ in own_sizes]
     for node in np.flatnonzero(parent >= 0):
       children[parent[node]].append(node)
     self.boundary = []
-    for node, end in enumerate(self.ends):
+    ranks = np.arange(n)
+    position = np.empty(n, dtype=np.int64)
+    entry_position = np.empty(len(col), dtype=np.int64)
+    kid_position = {}
+    for node, (start, end) in enumerate(zip(self.starts, self.ends)):
       candidates = np.concatenate([outside_col[outside_ptr[node]:outside_ptr[node + 1]]]
                                   + [self.boundary[c] for c in children[node]])
       candidates.sort()
       keep = candidates >= end
       keep[1:] &= candidates[1:] != candidates[:-1]
-      self.boundary.append(candidates[keep])
+      bnd = candidates[keep]
+      self.boundary.append(bnd)
+      position[start:end] = ranks[:end - start]
+      position[bnd] = ranks[end - start:end - start + len(bnd)]
+      entries = slice(entry_ptr[node], entry_ptr[node + 1])
+      entry_position[entries] = position[col[entries]]
+      for kid in children[node]:
+        kid_position[kid] = position[self.boundary[kid]]
     # Only children whose front reaches an ancestor pass a Schur complement up.
     children = [[c for c in kids if len(self.boundary[c])] for kids in children]
 
-    # Front of a node: its own variables then its boundary (sorted); `local` finds positions.
-    front_sizes = own_sizes + np.array([len(b) for b in self.boundary])
-    front_offsets = np.append(0, np.cumsum(front_sizes))
-    ranks = np.arange(n)
-    front_vars = np.concatenate([part for s, e, b in zip(self.starts, self.ends, self.boundary)
-                                 for part in (ranks[s:e], b)])
-    front_keys = np.repeat(np.arange(len(own_sizes)), front_sizes) * n + front_vars
-
-    def local(node, var):
-      return np.searchsorted(front_keys, node * n + var) - front_offsets[node]
-
     # A's entry (r, c), c >= r, goes to the lower triangle of its front (column-major flat).
-    position = col - self.starts[node_of]
-    position[outside] = local(node_of[outside], outside_col)
-    entry_target = position + (row - self.starts[node_of]) * front_sizes[node_of]
+    front_sizes = own_sizes + np.array([len(b) for b in self.boundary])
+    entry_target = entry_position + (row - self.starts[node_of]) * front_sizes[node_of]
     # Where each child's Schur complement lands in its parent's front: (child index, front
     # index, length) of the runs of consecutive positions, few per child in practice.
     kids = np.array([c for kids in children for c in kids], dtype=np.int64)
     kid_sizes = np.array([len(self.boundary[k]) for k in kids], dtype=np.int64)
     kid_offsets = np.append(0, np.cumsum(kid_sizes))
-    target = local(np.repeat(parent[kids], kid_sizes),
-                   np.concatenate([self.boundary[k] for k in kids] + [[]]).astype(np.int64))
+    target = np.concatenate([kid_position[k] for k in kids] + [np.zeros(0, dtype=np.int64)])
     run_start = np.ones(len(target), dtype=bool)
     run_start[1:] = np.diff(target) != 1
     run_start[kid_offsets[:-1]] = True
@@ -162,19 +162,21 @@ class NestedDissectionCholesky:
 
   def _factorise(self, data, entry_ptr, entry_target, front_sizes, children, relative):
     factors, updates = [], {}
+    # One buffer holds every front in turn: fresh large arrays would page-fault on first touch.
+    workspace = np.empty(int(np.max(front_sizes)) ** 2)
     for node, size in enumerate(front_sizes):
       own = self.ends[node] - self.starts[node]
-      flat = np.zeros(size * size)  # The front, column-major; only its lower triangle is used.
+      flat = workspace[:size * size]  # The front, column-major; only its lower triangle is used.
+      flat[:] = 0.0
       flat[entry_target[entry_ptr[node]:entry_ptr[node + 1]]] = (
           data[entry_ptr[node]:entry_ptr[node + 1]])
       front = flat.reshape(size, size, order="F")
       for kid in children[node]:
         _extend_add(front, flat, updates.pop(kid), *relative[kid])
       l11 = _positive_definite_cholesky(front[:own, :own])
-      l21 = blas.dtrsm(1.0, l11, front[own:, :own], side=1, lower=1, trans_a=1, overwrite_b=1)
+      l21 = blas.dtrsm(1.0, l11, front[own:, :own], side=1, lower=1, trans_a=1)
       if size > own:
-        updates[node] = blas.dsyrk(-1.0, l21, beta=1.0, c=front[own:, own:], lower=1,
-                                   overwrite_c=1)
+        updates[node] = blas.dsyrk(-1.0, l21, beta=1.0, c=front[own:, own:], lower=1)
       factors.append((l11, l21))
     return factors
 

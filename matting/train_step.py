@@ -81,7 +81,9 @@ def create_train_state(rng, model, input_channels, optimizer, loss="l2"):
   _check_choice("loss", loss, LOSSES)
   size = 2 * model.margin + 1  # The smallest input with a 1x1 output.
   params = model.init(rng, jnp.zeros((1, size, size, input_channels), jnp.float32))
-  return TrainState.create(apply_fn=model.apply, params=params, tx=optimizer, loss=loss)
+  state = TrainState.create(apply_fn=model.apply, params=params, tx=optimizer, loss=loss)
+  # A strongly typed step, as a restored checkpoint has, so resuming does not recompile.
+  return state.replace(step=jnp.zeros((), jnp.int32))
 
 
 def _pixel_loss(loss, residual):

@@ -24,13 +24,14 @@ def _optimizer():
   return ts.make_optimizer(cfg)
 
 
-# One model and optimizer for all states, so that train_step compiles once.
+# One model, optimizer and placement for all states, so that train_step compiles once.
 MODEL = model_lib.DCNN(num_remap_layers=1, remap_widths=(8,), first_width=8)
 OPTIMIZER = _optimizer()
 
 
 def fresh_state(init_seed):
-  return ts.create_train_state(jax.random.key(init_seed), MODEL, 3, OPTIMIZER)
+  state = ts.create_train_state(jax.random.key(init_seed), MODEL, 3, OPTIMIZER)
+  return ts.replicate(state, ts.make_mesh())
 
 
 def train(state, until, seed=0):

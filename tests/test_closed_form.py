@@ -124,3 +124,10 @@ def test_bad_inputs_raise():
     closed_form_alpha(image, trimap[:-1])
   with pytest.raises(MattingInputError, match=r"\(H, W, 3\)"):
     closed_form_alpha(image[..., 0], trimap)
+
+
+@pytest.mark.parametrize("constraint", ["soft", "hard"])
+def test_trimap_without_unknown_pixels_is_returned(constraint):
+  image, trimap, _ = two_colour_example()
+  trimap = np.where(trimap == 0.5, 1.0, trimap).astype(np.float32)
+  np.testing.assert_array_equal(closed_form_alpha(image, trimap, constraint=constraint), trimap)

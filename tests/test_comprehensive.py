@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import scipy.sparse.linalg as spla
 
 from matting import comprehensive
 from matting.closed_form import closed_form_laplacian

@@ -178,3 +178,12 @@ def test_write_rgb_keeps_rgba(tmp_path):
   raw = iio.imread(tmp_path / "c.png")
   assert raw.shape == (4, 5, 4)
   np.testing.assert_allclose(raw / 255.0, rgba, atol=0.5 / 255 + 1e-7)
+
+
+def test_atomic_outputs_get_the_usual_file_mode(tmp_path):
+  umask = os.umask(0o022)
+  try:
+    io.write_alpha(tmp_path / "a.png", np.zeros((2, 2), np.float32))
+  finally:
+    os.umask(umask)
+  assert (tmp_path / "a.png").stat().st_mode & 0o777 == 0o644

@@ -20,7 +20,7 @@ def random_example(seed, height=24, width=32):
 
 
 def hard_segmentation_example(height=40, width=50, band=3, seed=0):
-  """A noisy red disc on a noisy blue background, its binary GT and a trimap with an unknown band."""
+  """A noisy red disc on a blue background, its binary GT and a trimap with an unknown band."""
   rng = np.random.default_rng(seed)
   y, x = np.mgrid[:height, :width]
   radius = np.hypot(y - height / 2, x - width / 2)

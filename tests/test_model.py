@@ -1,5 +1,7 @@
 """DCNN: every conv impl equals lax/flax.linen.Conv (values and gradients); inference."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -41,11 +43,12 @@ def test_conv2d_matches_lax(impl, kernel_size, cin, cout, height, width):
   reference = jax.lax.conv_general_dilated(x, kernel, (1, 1), "VALID",
                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
+  @functools.partial(jax.jit, static_argnums=0)
   def grads(impl):
     return jax.grad(lambda x, k: jnp.sum(conv2d(x, k, impl) * cotangent), argnums=(0, 1))(
         x, kernel)
 
-  assert_close(conv2d(x, kernel, impl), reference)
+  assert_close(jax.jit(conv2d, static_argnums=2)(x, kernel, impl), reference)
   for got, want in zip(grads(impl), grads("lax")):
     assert_close(got, want)
 
@@ -83,7 +86,7 @@ def test_architecture_and_parameters():
   assert model.apply({"params": params}, x).shape == (2, 15, 15, 1)
   assert model.margin == 6
   for impl in model_lib.CONV_IMPLS:
-    other = DCNN(conv_impl=impl).init(jax.random.key(0), x)["params"]
+    other = jax.eval_shape(DCNN(conv_impl=impl).init, jax.random.key(0), x)["params"]
     assert jax.tree.map(jnp.shape, other) == shapes
 
 
@@ -121,15 +124,17 @@ def test_dcnn_matches_flax_conv(impl, shape):
   x = jnp.asarray(np.random.default_rng(shape[1]).random(shape), jnp.float32)
   model = DCNN(conv_impl=impl)
 
-  def loss(model, params, train):
-    return jnp.sum(jnp.sin(3.0 * model.apply(params, x, train=train)))
+  @functools.partial(jax.jit, static_argnames=("model", "train"))
+  def output_and_grads(params, model, train):
+    def loss(params):
+      out = model.apply(params, x, train=train)
+      return jnp.sum(jnp.sin(3.0 * out)), out
+    grads, out = jax.grad(loss, has_aux=True)(params)
+    return out, grads
 
-  expected = reference.apply(params, x)
-  expected_grads = jax.grad(lambda p: loss(reference, p, False))(params)
+  expected = output_and_grads(params, reference, False)
   for train in ((False, True) if impl == "auto" else (False,)):  # `train` only affects auto.
-    assert_close(model.apply(params, x, train=train), expected)
-    jax.tree.map(assert_close, jax.grad(lambda p: loss(model, p, train))(params),
-                 expected_grads)
+    jax.tree.map(assert_close, output_and_grads(params, model, train), expected)
 
 
 def test_ablation_depths_run():

@@ -54,7 +54,7 @@ def test_l2_gradient_is_caffe_euclidean_over_lr_factor():
     return jnp.sum((prediction - batch["target"]) ** 2) / (2 * len(batch["target"]))
 
   ours = jax.grad(lambda p: ts.eval_step(state.replace(params=p), batch)["loss"])(state.params)
-  caffe = jax.grad(caffe_euclidean)(state.params)
+  caffe = jax.jit(jax.grad(caffe_euclidean))(state.params)
   jax.tree.map(lambda c, o: np.testing.assert_allclose(
       c, ts.CAFFE_EUCLIDEAN_LR_FACTOR * o, rtol=1e-4, atol=1e-6 * np.abs(c).max()), caffe, ours)
 

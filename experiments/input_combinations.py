@@ -1,0 +1,18 @@
+"""Fig. 6: the effect of the initial alpha mattes fed to the network.
+
+rgb_trimap, rgb_cf, rgb_knn, rgb_cf_knn (the paper's standard), and with the comprehensive
+sampling matte rgb_cf_comp and rgb_cf_knn_comp. Same architecture, data, seed and schedule.
+  python launch.py --experiment=input_combinations [--mode=cpu] [--data_dir=...]
+"""
+
+from experiments import common
+from matting.inputs import COMBINATIONS
+
+
+def get_config(mode="cpu"):
+  return common.train_config(mode)
+
+
+def sweep(mode="cpu"):
+  del mode
+  return [{"name": name, "inputs.combination": name} for name in COMBINATIONS]

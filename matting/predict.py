@@ -1,0 +1,44 @@
+"""Whole-image prediction from a trained checkpoint: classic mattes → input stack → DCNN."""
+
+import os
+
+import jax
+import numpy as np
+
+from matting import checkpoints, classic, inputs, train_step
+from matting.errors import MattingInputError
+from matting.model import make_model, predict_alpha
+
+
+def load_trained(checkpoint_dir, which="best"):
+  """(params, config) from a training work directory (or its checkpoints/ sub-directory).
+
+  which: 'best' (lowest validation SAD, falling back to the latest), 'latest', or a step.
+  """
+  workdir = os.path.abspath(checkpoint_dir)
+  if os.path.basename(workdir) == "checkpoints":
+    workdir = os.path.dirname(workdir)
+  if not os.path.exists(os.path.join(workdir, checkpoints.CONFIG_NAME)):
+    raise MattingInputError(f"--checkpoint {checkpoint_dir}: no {checkpoints.CONFIG_NAME}; "
+                            "expected a training work directory")
+  cfg = checkpoints.read_config(workdir)
+  manager = checkpoints.make_manager(os.path.join(workdir, "checkpoints"), cfg.checkpoint)
+  step = {"best": manager.best_step() or manager.latest_step(),
+          "latest": manager.latest_step()}.get(which, which)
+  if step is None:
+    raise MattingInputError(f"--checkpoint {checkpoint_dir}: no checkpoint saved yet")
+  state = train_step.create_train_state(
+      jax.random.key(0), make_model(cfg.model), inputs.num_channels(cfg.inputs.combination),
+      train_step.make_optimizer(cfg.train), cfg.train.loss)
+  state = checkpoints.restore(manager, state, int(step))
+  manager.close()
+  return jax.device_get(state.params), cfg
+
+
+def predict_image(params, cfg, image, trimap, keep_known=True):
+  """Alpha (H, W) for one image: computes the classic mattes the model's inputs need."""
+  combination = cfg.inputs.combination
+  mattes = {m: classic.classic_alpha(m, image, trimap)
+            for m in inputs.classic_methods(combination)}
+  stack = inputs.input_stack(image, trimap, mattes, combination)
+  return predict_alpha(params, cfg.model, stack, keep_known=trimap if keep_known else None)
