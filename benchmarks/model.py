@@ -7,11 +7,14 @@ For each conv impl (see matting/model.py): the median time of `predict_alpha` on
 throughput (patches/s) of `train_step` at batch 128, after a warm-up call. 'flax'
 (flax.linen.Conv, one untiled pass) is the in-run anchor: the table gives each impl's
 speed-up over it. Targets on a 2-core CPU: forward <= 0.5 s, training >= 500 patches/s.
-Peak RSS is the whole run's. With --json the last line is one JSON object.
+Wall and process-CPU (all threads) medians are both shown: on a shared machine the CPU
+figures are the steadier. Peak RSS is the whole run's. With --json the last line is one
+JSON object (its figures are for the first impl listed).
 """
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import time
@@ -26,15 +29,25 @@ ANCHOR = "flax"
 HEIGHT, WIDTH, CHANNELS, BATCH = 800, 640, 5, 128
 
 
+def cpu_seconds():
+  times = os.times()
+  return times.user + times.system
+
+
 def median_seconds(fn, repeats):
-  """Median wall time of fn() over `repeats` calls, after one warm-up (compilation) call."""
+  """Median (wall, process CPU) seconds of fn() over `repeats` calls, after a warm-up call.
+
+  CPU time (all threads) is the steadier figure on a shared machine: wall time includes
+  waiting for cores that other processes hold.
+  """
   fn()
-  times = []
+  walls, cpus = [], []
   for _ in range(repeats):
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), cpu_seconds()
     fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
+    walls.append(time.perf_counter() - wall)
+    cpus.append(cpu_seconds() - cpu)
+  return statistics.median(walls), statistics.median(cpus)
 
 
 def forward_seconds(params, impl, inputs, tile_pixels, repeats):
@@ -60,7 +73,8 @@ def train_patches_per_s(impl, batch, repeats):
     state, metrics = ts.train_step(state, batch)
     jax.block_until_ready(metrics)
 
-  return BATCH / median_seconds(step, repeats)
+  wall, cpu = median_seconds(step, repeats)
+  return BATCH / wall, BATCH / cpu
 
 
 def main():
@@ -86,17 +100,26 @@ def main():
   params = model_lib.DCNN().init(jax.random.key(0), inputs[None, :27, :27])
   rows = {}
   for impl in impls:
-    rows[impl] = {"forward_s": forward_seconds(params, impl, inputs, args.tile_pixels or None,
-                                               args.repeats),
-                  "train_patches_per_s": train_patches_per_s(impl, batch, args.repeats)}
+    forward = forward_seconds(params, impl, inputs, args.tile_pixels or None, args.repeats)
+    train = train_patches_per_s(impl, batch, args.repeats)
+    rows[impl] = {"forward_s": forward[0], "forward_cpu_s": forward[1],
+                  "train_patches_per_s": train[0], "train_patches_per_cpu_s": train[1]}
   anchor = rows[ANCHOR]
-  print(f"backend {jax.default_backend()}, {jax.device_count()} device(s), "
-        f"forward {HEIGHT}x{WIDTH}x{CHANNELS}, train batch {BATCH}, median of {args.repeats}")
-  print(f"{'impl':<10} {'forward_s':>10} {'x flax':>8} {'train patch/s':>14} {'x flax':>8}")
+  print(f"backend {jax.default_backend()}, {jax.device_count()} device(s), {os.cpu_count()} "
+        f"cores, forward {HEIGHT}x{WIDTH}x{CHANNELS}, train batch {BATCH}, "
+        f"median of {args.repeats}; x flax = speed-up over the flax.linen.Conv anchor")
+  header = ("impl", "forward_s", "x flax", "fwd cpu_s", "x flax", "train patch/s", "x flax",
+            "patch/cpu_s", "x flax")
+  print("".join(f"{h:>14}" for h in header))
   for impl, row in rows.items():
-    print(f"{impl:<10} {row['forward_s']:>10.3f} {anchor['forward_s'] / row['forward_s']:>8.2f} "
-          f"{row['train_patches_per_s']:>14.0f} "
-          f"{row['train_patches_per_s'] / anchor['train_patches_per_s']:>8.2f}")
+    cells = [impl]
+    for key, faster_is_higher in (("forward_s", False), ("forward_cpu_s", False),
+                                  ("train_patches_per_s", True),
+                                  ("train_patches_per_cpu_s", True)):
+      ratio = row[key] / anchor[key] if faster_is_higher else anchor[key] / row[key]
+      cells += [f"{row[key]:.3f}" if key.startswith("forward") else f"{row[key]:.0f}",
+                f"{ratio:.2f}"]
+    print("".join(f"{c:>14}" for c in cells))
   peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   print(f"peak RSS {peak_rss_mb:.0f} MB")
   if args.json:
@@ -105,6 +128,8 @@ def main():
                       "forward_flax_conv_s": anchor["forward_s"],
                       "train_patches_per_s": fast["train_patches_per_s"],
                       "train_flax_conv_patches_per_s": anchor["train_patches_per_s"],
+                      "forward_800x640_cpu_s": fast["forward_cpu_s"],
+                      "forward_flax_conv_cpu_s": anchor["forward_cpu_s"],
                       "peak_rss_mb": peak_rss_mb}))
 
 

@@ -255,10 +255,17 @@ def _forward_padded(params, padded, model, tiling):
 def predict_alpha(params, model_config, inputs, keep_known=None, tile_pixels=None):
   """Full-resolution alpha (H, W) float32 in [0, 1] from an (H, W, C) input stack (§4.1).
 
-  The input is zero-padded by 6 pixels ((27 - 15) / 2) and run through the network in one
-  pass, or in tiles of at most `tile_pixels` output pixels (each with its 6-pixel halo, so
-  tiling does not change the result) to bound memory; None uses `default_tile_pixels()`.
-  `keep_known`: an (H, W) trimap whose known pixels keep their trimap value.
+  The input is zero-padded by `margin` pixels (6 = (27 - 15) / 2 for the paper's net) and
+  run through the network in one pass, or in tiles of at most `tile_pixels` output pixels
+  (each with its halo, so tiling does not change the result) to bound memory; None uses
+  `default_tile_pixels()`. One compilation per (input shape, model config, tiling).
+
+  Args:
+    params: the model variables, {'params': ...}, as from `DCNN.init` or `TrainState.params`.
+    model_config: DCNN fields, e.g. `default_model_config()`.
+    inputs: (H, W, C) input stack.
+    keep_known: None, or an (H, W) trimap whose known pixels keep their trimap value.
+    tile_pixels: output pixels per forward pass.
   """
   model = make_model(model_config)
   inputs = np.asarray(inputs, dtype=np.float32)
