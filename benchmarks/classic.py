@@ -35,8 +35,11 @@ def pymatting_solvers():
 
 
 def timed(fn, *args):
+  """Runs fn with one BLAS thread (as our solvers do internally), so both sides match."""
+  from threadpoolctl import threadpool_limits
   start = time.perf_counter()
-  out = fn(*args)
+  with threadpool_limits(1, "blas"):
+    out = fn(*args)
   return np.asarray(out, dtype=np.float32), time.perf_counter() - start
 
 
@@ -50,11 +53,13 @@ def warm_up(methods, references):
 
 def peak_memory_mb(method, image_path, trimap_path):
   """Peak RSS (MB) of a fresh process that reads the files and runs one of our methods."""
-  code = ("import resource, sys\n"
+  # VmHWM, not ru_maxrss: the latter can carry the parent's high-water mark across exec.
+  code = ("import sys\n"
           "from matting import classic, io\n"
           "image, trimap = io.read_image_and_trimap(sys.argv[1], sys.argv[2])\n"
           f"classic.classic_alpha({method!r}, image, trimap)\n"
-          "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
+          "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+          "print(int(status.split()[0]) / 1024)\n")
   out = subprocess.run([sys.executable, "-c", code, str(image_path), str(trimap_path)],
                        check=True, capture_output=True, text=True)
   return float(out.stdout.strip().splitlines()[-1])

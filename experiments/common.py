@@ -69,8 +69,8 @@ def train_config(mode):
     # A CPU budget needs a faster optimiser than the paper's SGD (see BUILD_NOTES.md).
     cfg.train.update(optimizer="adam", lr=1e-3, schedule="warmup_cosine", warmup_steps=50)
     if mode == "cpu":
-      cfg.train.update(steps=1000, batch_size=128)
-      cfg.checkpoint.every_steps = 250
+      cfg.train.update(steps=600, batch_size=128)
+      cfg.checkpoint.every_steps = 200
     else:
       cfg.augment.update(num_per_example=1, num_backgrounds=2)
       cfg.patches.update(num_patches=2048, num_val_patches=256, max_per_image=2000)

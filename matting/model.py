@@ -221,35 +221,49 @@ def default_tile_pixels(backend=None):
   return 128 * 128 if (backend or jax.default_backend()) == "cpu" else 4096 * 4096
 
 
+TILES_PER_CALL = 8
+
+
 def _tiling(height, width, tile_pixels):
-  """(tile_h, tile_w, rows, cols) covering (height, width) with tiles of <= tile_pixels."""
+  """(tile_h, tile_w, rows, cols) covering (height, width) with square tiles of <= tile_pixels.
+
+  The tile side depends on the budget only, not on the image, so every image size reuses
+  one compiled tile function.
+  """
   if height * width <= tile_pixels:
     return height, width, 1, 1
   side = max(1, math.isqrt(tile_pixels))
-  rows, cols = -(-height // side), -(-width // side)
-  return -(-height // rows), -(-width // cols), rows, cols
+  return side, side, -(-height // side), -(-width // side)
 
 
-@functools.partial(jax.jit, static_argnames=("model", "tiling"))
-def _forward_padded(params, padded, model, tiling):
+@functools.partial(jax.jit, static_argnames=("model",))
+def _forward_whole(params, padded, model):
   """Alpha (H, W) of an input stack already zero-padded by `model.margin` on each side."""
+  return model.apply(params, padded[None])[0, :, :, 0]
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def _forward_tiles(params, windows, model):
+  """Alphas (T, h, w) of T haloed windows, one at a time so activations stay in cache."""
+  return jax.lax.map(lambda window: model.apply(params, window[None])[0, :, :, 0], windows)
+
+
+def _forward_tiled(params, padded, model, tiling):
+  """Cuts haloed tiles on the host, runs them TILES_PER_CALL at a time, stitches the alpha."""
   margin = model.margin
   tile_h, tile_w, rows, cols = tiling
-  if rows * cols == 1:
-    return model.apply(params, padded[None])[0, :, :, 0]
   height, width = padded.shape[0] - 2 * margin, padded.shape[1] - 2 * margin
-  padded = jnp.pad(padded, ((0, rows * tile_h - height), (0, cols * tile_w - width), (0, 0)))
-  corners = jnp.stack(jnp.meshgrid(jnp.arange(rows) * tile_h, jnp.arange(cols) * tile_w,
-                                   indexing="ij"), axis=-1).reshape(-1, 2)
-
-  def tile_alpha(corner):
-    window = jax.lax.dynamic_slice(
-        padded, (corner[0], corner[1], 0),
-        (tile_h + 2 * margin, tile_w + 2 * margin, padded.shape[2]))
-    return model.apply(params, window[None])[0, :, :, 0]
-
-  tiles = jax.lax.map(tile_alpha, corners).reshape(rows, cols, tile_h, tile_w)
-  return tiles.transpose(0, 2, 1, 3).reshape(rows * tile_h, cols * tile_w)[:height, :width]
+  padded = np.pad(padded, ((0, rows * tile_h - height), (0, cols * tile_w - width), (0, 0)))
+  windows = np.stack([padded[r * tile_h:(r + 1) * tile_h + 2 * margin,
+                             c * tile_w:(c + 1) * tile_w + 2 * margin]
+                      for r in range(rows) for c in range(cols)])
+  count = len(windows)
+  windows = np.concatenate([windows, np.zeros((-count % TILES_PER_CALL,) + windows.shape[1:],
+                                              windows.dtype)])
+  tiles = np.concatenate([np.asarray(_forward_tiles(params, windows[i:i + TILES_PER_CALL], model))
+                          for i in range(0, len(windows), TILES_PER_CALL)])[:count]
+  alpha = tiles.reshape(rows, cols, tile_h, tile_w).transpose(0, 2, 1, 3)
+  return alpha.reshape(rows * tile_h, cols * tile_w)[:height, :width]
 
 
 def predict_alpha(params, model_config, inputs, keep_known=None, tile_pixels=None):
@@ -275,7 +289,11 @@ def predict_alpha(params, model_config, inputs, keep_known=None, tile_pixels=Non
   margin = model.margin
   padded = np.pad(inputs, ((margin, margin), (margin, margin), (0, 0)))
   tiling = _tiling(height, width, tile_pixels or default_tile_pixels())
-  alpha = np.clip(np.asarray(_forward_padded(params, padded, model, tiling)), 0.0, 1.0)
+  if tiling[2] * tiling[3] == 1:
+    alpha = np.asarray(_forward_whole(params, padded, model))
+  else:
+    alpha = _forward_tiled(params, padded, model, tiling)
+  alpha = np.clip(alpha, 0.0, 1.0)
   if keep_known is not None:
     if np.shape(keep_known) != (height, width):
       raise ValueError(f"keep_known trimap shape {np.shape(keep_known)} != inputs' "

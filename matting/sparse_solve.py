@@ -17,7 +17,7 @@ from scipy.linalg import blas, lapack
 from threadpoolctl import threadpool_limits
 
 MIN_SIDE = 0.3  # Nested dissection keeps at least this fraction of the pixels on each side.
-EXTEND_ADD_BLOCKS_FROM = 96
+EXTEND_ADD_BLOCKS_FROM = 96  # Schur complements this large are added block by block.
 PRECONDITIONERS = ("none", "jacobi", "ilu", "amg_sa", "amg_rs", "cholesky")
 
 
@@ -87,6 +87,12 @@ class NestedDissectionCholesky:
 
   def __init__(self, A, y, x, leaf_size=128):
     """A: (n, n) sparse SPD matrix; y, x: (n,) integer pixel coordinates of its variables."""
+    assembly = self._analyse(A, y, x, leaf_size)  # Its temporaries are freed on return.
+    with threadpool_limits(1, user_api="blas"):
+      self.factors = self._factorise(*assembly)
+
+  def _analyse(self, A, y, x, leaf_size):
+    """Symbolic phase: ordering, fronts, and where A's entries and Schur complements go."""
     node_pixels, parent = _dissect(np.asarray(y), np.asarray(x), leaf_size)
     n = A.shape[0]
     self.perm = np.concatenate(node_pixels)
@@ -156,9 +162,7 @@ class NestedDissectionCholesky:
     run_ptr = np.searchsorted(kid_of_run, np.arange(len(kids) + 1))
     relative = {kid: (target[kid_offsets[i]:kid_offsets[i + 1]],
                       runs[run_ptr[i]:run_ptr[i + 1]].tolist()) for i, kid in enumerate(kids)}
-    with threadpool_limits(1, user_api="blas"):
-      self.factors = self._factorise(data, entry_ptr, entry_target, front_sizes, children,
-                                     relative)
+    return data, entry_ptr, entry_target, front_sizes, children, relative
 
   def _factorise(self, data, entry_ptr, entry_target, front_sizes, children, relative):
     factors, updates = [], {}
@@ -302,6 +306,7 @@ def solve_alpha(L, known, known_values, lam=100.0, constraint="soft", preconditi
     grid_shape: (H, W) of the pixel grid, N = H*W; needed by 'cholesky'.
   """
   A, b, free, alpha = constrained_system(L, known, known_values, lam, constraint)
+  del L  # Frees the Laplacian during the solve if the caller kept no reference to it.
   if not len(free):
     return alpha
   coords = None if grid_shape is None else np.divmod(free, grid_shape[1])

@@ -199,7 +199,7 @@ def test_tiled_prediction_equals_untiled(tile_pixels):
 def test_tiling_covers_image_within_budget():
   for height, width, budget in [(800, 640, 128 * 128), (37, 29, 64), (5, 300, 100)]:
     tile_h, tile_w, rows, cols = model_lib._tiling(height, width, budget)
-    assert tile_h * tile_w <= budget
+    assert tile_h * tile_w <= budget and (rows * cols == 1 or tile_h == tile_w)
     assert rows * tile_h >= height and (rows - 1) * tile_h < height
     assert cols * tile_w >= width and (cols - 1) * tile_w < width
   assert model_lib._tiling(20, 30, 600) == (20, 30, 1, 1)
