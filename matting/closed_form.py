@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from matting import sparse_solve
 from matting.errors import MattingInputError
-from matting.trimap import check_trimap, trimap_masks
+from matting.trimap import check_image_and_trimap, trimap_masks
 
 
 def _box_or(mask, size, valid):
@@ -128,21 +128,6 @@ def closed_form_laplacian(image, eps=1e-7, radius=1, known=None, chunk=8192):
                        shape=(n, n))
 
 
-def _check_inputs(image, trimap):
-  """Validates an (H, W, 3) image and its (H, W) trimap; returns them as float arrays."""
-  image = np.asarray(image, dtype=np.float64)
-  trimap = np.asarray(trimap, dtype=np.float64)
-  if image.ndim != 3 or image.shape[2] != 3:
-    raise MattingInputError(f"image: expected an (H, W, 3) array, got shape {image.shape}")
-  if not np.all(np.isfinite(image)):
-    raise MattingInputError("image: contains NaN or Inf")
-  check_trimap(trimap)
-  if trimap.shape != image.shape[:2]:
-    raise MattingInputError(f"trimap: shape {trimap.shape} does not match the image's "
-                            f"{image.shape[:2]}")
-  return image, trimap
-
-
 def coarse_to_fine_guess(image, trimap, **params):
   """Alpha solved on the 2x-downsampled image and trimap, upsampled: an initial guess for CG.
 
@@ -187,7 +172,7 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
     coarse_to_fine: whether to start from the half-resolution solution.
     maxiter: CG iteration cap.
   """
-  image, trimap = _check_inputs(image, trimap)
+  image, trimap = check_image_and_trimap(image, trimap)
   height, width = trimap.shape
   fg, _, unknown = trimap_masks(trimap)
   params = dict(eps=eps, radius=radius, lam=lam, constraint=constraint,

@@ -48,8 +48,7 @@ from scipy.spatial.distance import cdist
 
 from matting import sparse_solve
 from matting.closed_form import closed_form_laplacian
-from matting.errors import MattingInputError
-from matting.trimap import check_trimap, trimap_masks
+from matting.trimap import check_image_and_trimap, trimap_masks
 
 
 def _kmeans_labels(points, k, rng, max_fit_points, distinct=False):
@@ -331,15 +330,7 @@ def comprehensive_alpha(image, trimap, seed=0, confidence_scale=0.03, lam=0.003,
     eps, radius: matting Laplacian parameters.
     **sampling: passed to `sampled_alpha` (bands, clusters and cost weights).
   """
-  image = np.asarray(image)
-  trimap = np.asarray(trimap, dtype=np.float64)
-  check_trimap(trimap)
-  if image.ndim != 3 or image.shape[2] != 3:
-    raise MattingInputError(f"image: expected (H, W, 3), got shape {image.shape}")
-  if image.shape[:2] != trimap.shape:
-    raise MattingInputError(f"image {image.shape[:2]} and trimap {trimap.shape} sizes differ")
-  if not np.all(np.isfinite(image)):
-    raise MattingInputError("image: contains NaN or Inf")
+  image, trimap = check_image_and_trimap(image, trimap)
   alpha_hat, distortion = sampled_alpha(image, trimap, seed=seed, **sampling)
   alpha = alpha_hat
   if lam > 0 and trimap_masks(trimap)[2].any():

@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 
 from matting import sparse_solve
 from matting.errors import MattingInputError
-from matting.trimap import check_trimap, trimap_masks
+from matting.trimap import check_image, check_image_and_trimap, trimap_masks
 
 COLOR_SPACES = ("hsv", "rgb")
 
@@ -36,15 +36,6 @@ def rgb_to_hsv(image):
   return np.stack([hue, saturation, value], axis=-1)
 
 
-def _check_image(image):
-  image = np.asarray(image, dtype=np.float64)
-  if image.ndim != 3 or image.shape[2] != 3:
-    raise MattingInputError(f"image: expected (H, W, 3), got shape {image.shape}")
-  if not np.all(np.isfinite(image)):
-    raise MattingInputError("image: contains NaN or Inf values")
-  return image
-
-
 def knn_features(image, level=1.0, color_space="hsv"):
   """(N, d) float64 feature vectors X(i) of Sec. 3.1, N = H*W, spatial coordinates last.
 
@@ -53,7 +44,7 @@ def knn_features(image, level=1.0, color_space="hsv"):
   in knn_matting.m. x, y are the column and row divided by the image diagonal
   sqrt(H^2 + W^2) and multiplied by `level`, as in the MATLAB code.
   """
-  image = _check_image(image)
+  image = check_image(image)
   height, width = image.shape[:2]
   if color_space == "hsv":
     hsv = rgb_to_hsv(image).reshape(-1, 3)
@@ -221,12 +212,7 @@ def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_sp
     preconditioner: name passed to solve_alpha; None keeps its default.
     search_margin: pixels, or None; see above.
   """
-  image = _check_image(image)
-  trimap = np.asarray(trimap, dtype=np.float64)
-  check_trimap(trimap)
-  if trimap.shape != image.shape[:2]:
-    raise MattingInputError(f"trimap: shape {trimap.shape} does not match the image "
-                            f"{image.shape[:2]}")
+  image, trimap = check_image_and_trimap(image, trimap)
   if search_margin is not None and search_margin < 0:
     raise MattingInputError(f"search_margin: must be >= 0 or None, got {search_margin}")
   fg, bg, unknown = trimap_masks(trimap)

@@ -37,3 +37,27 @@ def check_trimap(trimap, name="trimap"):
     raise MattingInputError(f"{name}: trimap has no foreground pixel (value >= {FG_THRESHOLD})")
   if not bg.any():
     raise MattingInputError(f"{name}: trimap has no background pixel (value <= {BG_THRESHOLD})")
+
+
+def check_image(image, name="image"):
+  """Returns an (H, W, 3) finite image as float64; raises MattingInputError otherwise."""
+  image = np.asarray(image, dtype=np.float64)
+  if image.ndim != 3 or image.shape[2] != 3:
+    raise MattingInputError(f"{name}: expected an (H, W, 3) array, got shape {image.shape}")
+  if not np.all(np.isfinite(image)):
+    raise MattingInputError(f"{name}: contains NaN or Inf")
+  return image
+
+
+def check_image_and_trimap(image, trimap):
+  """The solvers' input check: a finite (H, W, 3) image and a usable trimap of its size.
+
+  Returns both as float64 arrays.
+  """
+  image = check_image(image)
+  trimap = np.asarray(trimap, dtype=np.float64)
+  check_trimap(trimap)
+  if trimap.shape != image.shape[:2]:
+    raise MattingInputError(f"trimap: shape {trimap.shape} does not match the image's "
+                            f"{image.shape[:2]}")
+  return image, trimap
