@@ -10,6 +10,7 @@ Defaults to ../shared/data/alphamatting when present, else the embedded syntheti
 """
 
 import argparse
+import functools
 import json
 import os
 import pathlib
@@ -78,6 +79,8 @@ def main():
   parser.add_argument("--trimap", default="Trimap1")
   parser.add_argument("--names", default="", help="comma-separated subset, e.g. GT01,GT02")
   parser.add_argument("--methods", default="cf,knn", help="comma-separated: cf,knn,comp")
+  parser.add_argument("--cf_constraint", default="soft", choices=("soft", "hard"),
+                      help="our closed-form variant (pymatting's is the hard one)")
   parser.add_argument("--json", action="store_true", help="last line: one JSON summary")
   args = parser.parse_args()
 
@@ -85,6 +88,7 @@ def main():
   references = pymatting_solvers()
   examples, real = load_examples(args)
   print(f"data: {args.data_dir if real else 'synthetic (seed 0, 4 x 800x600)'}, "
+        f"cf constraint {args.cf_constraint}, "
         f"trimap {args.trimap if real else '-'}, {len(examples)} images, "
         f"{os.cpu_count()} CPUs", flush=True)
   warm_up(methods, references)
@@ -93,7 +97,10 @@ def main():
   for example in examples:
     image64, trimap64 = example.image.astype(np.float64), example.trimap.astype(np.float64)
     for method in methods:
-      ours, t_ours = timed(classic.classic_solver(method), example.image, example.trimap)
+      solver = classic.classic_solver(method)
+      if method == "cf":
+        solver = functools.partial(solver, constraint=args.cf_constraint)
+      ours, t_ours = timed(solver, example.image, example.trimap)
       ref, t_ref = timed(references[method], image64, trimap64)
       m_ours = compute_metrics(ours, example.alpha, example.trimap)
       m_ref = compute_metrics(np.clip(ref, 0, 1), example.alpha, example.trimap)

@@ -2,7 +2,12 @@
 
   matting classic IMG TRIMAP --method cf|knn|comp -o OUT.png [--bits 16]
   matting score PRED GT TRIMAP [--json]
-  matting predict IMG TRIMAP --checkpoint WORKDIR -o ALPHA.png
+  matting predict IMG TRIMAP [--checkpoint WORKDIR|WEIGHTS.npz] -o ALPHA.png
+  matting cutout IMG TRIMAP [--checkpoint ...] [--background COLOR|IMAGE] -o OUT.png
+  matting export WORKDIR -o WEIGHTS.npz [--step best|latest|N]
+
+predict and cutout use the weights shipped with the package unless --checkpoint names a
+training work directory or an exported weights file.
 
 Bad input prints one line to stderr and exits with status 2; no partial output is left.
 The classic subcommands never import JAX, so batch scripts start fast.
@@ -10,6 +15,7 @@ The classic subcommands never import JAX, so batch scripts start fast.
 
 import argparse
 import json
+import os
 import sys
 import warnings
 
@@ -54,17 +60,78 @@ def cmd_score(args):
   return 0
 
 
+def _load_model(args):
+  """(params, config) from --checkpoint (work directory or weights file), else the shipped file."""
+  from matting import pretrained, predict
+  path = args.checkpoint or pretrained.default_weights()
+  if path is None:
+    raise MattingInputError("no weights are shipped with this install; pass --checkpoint "
+                            "WORKDIR (a training run) or --checkpoint WEIGHTS.npz "
+                            "(from `matting export`)")
+  if os.path.isdir(path):
+    return predict.load_trained(path, "best" if args.step is None else args.step)
+  if args.step is not None:
+    raise MattingInputError(f"--step: applies to a training work directory, not to {path}")
+  if not os.path.exists(path):
+    raise MattingInputError(f"--checkpoint {path}: no such file or directory")
+  return pretrained.load_params(path)
+
+
+def _predict(args, image, trimap):
+  from matting import predict
+  params, cfg = _load_model(args)
+  return predict.predict_image(params, cfg, image, trimap, keep_known=not args.raw)
+
+
 def cmd_predict(args):
-  from matting import io, predict
+  from matting import io
   image, trimap = io.read_image_and_trimap(args.image, args.trimap)
-  params, cfg = predict.load_trained(args.checkpoint, args.step)
-  alpha = predict.predict_image(params, cfg, image, trimap, keep_known=not args.raw)
+  alpha = _predict(args, image, trimap)
   io.write_alpha(args.output, alpha, bits=_output_bits(args.output, args.bits))
+  return 0
+
+
+def cmd_cutout(args):
+  from matting import cutout, foreground, io
+  image, trimap = io.read_image_and_trimap(args.image, args.trimap)
+  background = None
+  if args.background is None and not str(args.output).lower().endswith(".png"):
+    raise MattingInputError(f"-o {args.output}: an RGBA cut-out needs a .png name "
+                            "(or pass --background to write RGB)")
+  if args.background is not None:  # Checked before the (slow) prediction.
+    background = cutout.load_background(args.background, *image.shape[:2])
+  alpha = _predict(args, image, trimap)
+  fg, _ = foreground.estimate_foreground(image, alpha)
+  if background is None:
+    io.write_rgb(args.output, cutout.cutout_rgba(fg, alpha))
+  else:
+    io.write_rgb(args.output, cutout.composite_on(fg, alpha, background))
+  return 0
+
+
+def cmd_export(args):
+  from matting import pretrained
+  command = f"matting export {args.workdir} --step {args.step} -o {args.output}"
+  step = pretrained.export_params(args.workdir, args.output, args.step, command=command)
+  print(f"exported step {step} of {args.workdir} to {args.output}")
   return 0
 
 
 def _step(value):
   return value if value in ("best", "latest") else int(value)
+
+
+def _add_model_arguments(p):
+  p.add_argument("image", help="input image")
+  p.add_argument("trimap", help="trimap (0 = background, 255 = foreground, else unknown)")
+  p.add_argument("--checkpoint", default=None,
+                 help="training work directory (holds config.json and checkpoints/) or a "
+                      "weights file from `matting export`; default: the shipped weights")
+  p.add_argument("--step", type=_step, default=None,
+                 help="checkpoint of a work directory: best (validation SAD, default), "
+                      "latest, or a step number")
+  p.add_argument("--raw", action="store_true",
+                 help="keep the network output on trimap-known pixels too")
 
 
 def build_parser():
@@ -102,18 +169,33 @@ def build_parser():
   p = sub.add_parser("predict", help="predict alpha with a trained DCNN",
                      description="Compute the classic mattes the model needs, run the DCNN "
                                  "on the whole image and write the alpha matte.")
-  p.add_argument("image", help="input image")
-  p.add_argument("trimap", help="trimap (0 = background, 255 = foreground, else unknown)")
-  p.add_argument("--checkpoint", required=True,
-                 help="training work directory (holds config.json and checkpoints/)")
-  p.add_argument("--step", type=_step, default="best",
-                 help="checkpoint to use: best (validation SAD), latest, or a step number")
-  p.add_argument("--raw", action="store_true",
-                 help="keep the network output on trimap-known pixels too")
+  _add_model_arguments(p)
   p.add_argument("-o", "--output", required=True, help="output matte (.png or .npy)")
   p.add_argument("--bits", type=int, choices=(8, 16), default=None,
                  help="PNG bit depth (default 8, or 16 when the name ends in '16.png')")
   p.set_defaults(func=cmd_predict)
+
+  p = sub.add_parser("cutout", help="cut out the foreground with a trained DCNN",
+                     description="Predict alpha as `predict` does, estimate the foreground "
+                                 "colours and write an RGBA PNG (RGB = foreground, A = alpha), "
+                                 "or composite onto --background and write RGB.")
+  _add_model_arguments(p)
+  p.add_argument("--background", default=None,
+                 help="composite onto a colour (white, black, green, ..., '#rrggbb' or "
+                      "'r,g,b' in 0-255) or an image file (scaled to cover the input, "
+                      "centre-cropped) instead of writing RGBA")
+  p.add_argument("-o", "--output", required=True, help="output image (.png)")
+  p.set_defaults(func=cmd_cutout)
+
+  p = sub.add_parser("export", help="export a trained checkpoint as one weights file",
+                     description="Write the parameters and config of one checkpoint of a "
+                                 "training work directory as a small .npz that `predict "
+                                 "--checkpoint` and `cutout --checkpoint` accept.")
+  p.add_argument("workdir", help="training work directory (holds config.json and checkpoints/)")
+  p.add_argument("--step", type=_step, default="best",
+                 help="checkpoint to export: best (validation SAD), latest, or a step number")
+  p.add_argument("-o", "--output", required=True, help="output weights file (.npz)")
+  p.set_defaults(func=cmd_export)
   return parser
 
 

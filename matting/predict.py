@@ -10,10 +10,11 @@ from matting.errors import MattingInputError
 from matting.model import make_model, predict_alpha
 
 
-def load_trained(checkpoint_dir, which="best"):
-  """(params, config) from a training work directory (or its checkpoints/ sub-directory).
+def resolve_step(checkpoint_dir, which="best"):
+  """(work dir, config, step) of checkpoint `which` in a training run.
 
-  which: 'best' (lowest validation SAD, falling back to the latest), 'latest', or a step.
+  `checkpoint_dir`: the run's work directory or its checkpoints/ sub-directory. which: 'best'
+  (lowest validation SAD, falling back to the latest), 'latest', or a step number.
   """
   workdir = os.path.abspath(checkpoint_dir)
   if os.path.basename(workdir) == "checkpoints":
@@ -23,14 +24,24 @@ def load_trained(checkpoint_dir, which="best"):
                             "expected a training work directory")
   cfg = checkpoints.read_config(workdir)
   manager = checkpoints.make_manager(os.path.join(workdir, "checkpoints"), cfg.checkpoint)
-  step = {"best": manager.best_step() or manager.latest_step(),
-          "latest": manager.latest_step()}.get(which, which)
-  if step is None:
-    raise MattingInputError(f"--checkpoint {checkpoint_dir}: no checkpoint saved yet")
+  steps = manager.all_steps()
+  step = {"best": manager.best_step(), "latest": manager.latest_step()}.get(which, which)
+  step = manager.latest_step() if step is None else int(step)
+  manager.close()
+  if step not in steps:
+    raise MattingInputError(f"--checkpoint {checkpoint_dir}: no checkpoint at step {which}; "
+                            f"saved: {sorted(steps)}")
+  return workdir, cfg, step
+
+
+def load_trained(checkpoint_dir, which="best"):
+  """(params, config) of checkpoint `which` (see `resolve_step`) of a training run."""
+  workdir, cfg, step = resolve_step(checkpoint_dir, which)
+  manager = checkpoints.make_manager(os.path.join(workdir, "checkpoints"), cfg.checkpoint)
   state = train_step.create_train_state(
       jax.random.key(0), make_model(cfg.model), inputs.num_channels(cfg.inputs.combination),
       train_step.make_optimizer(cfg.train), cfg.train.loss)
-  state = checkpoints.restore(manager, state, int(step))
+  state = checkpoints.restore(manager, state, step)
   manager.close()
   return jax.device_get(state.params), cfg
 

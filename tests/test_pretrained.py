@@ -1,0 +1,173 @@
+"""Exported weights: exact round trip, same predictions as the checkpoint, CLI loading rules."""
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from experiments.common import train_config
+from matting import checkpoints, cli, inputs, io, predict, pretrained, train_step
+from matting.errors import MattingInputError
+from matting.model import make_model
+from tests.conftest import two_colour_example
+
+BEST_STEP, LATEST_STEP = 1, 2
+
+
+def make_tiny_run(workdir):
+  """A work directory with two checkpoints of a tiny DCNN: step 1 (best SAD) and step 2."""
+  cfg = train_config("smoke")
+  cfg.model.update(num_remap_layers=1, remap_widths=(8,), first_width=8)
+  checkpoints.write_config(workdir, cfg)
+  manager = checkpoints.make_manager(os.path.join(workdir, "checkpoints"), cfg.checkpoint)
+  for seed, (step, sad) in enumerate([(BEST_STEP, 1.0), (LATEST_STEP, 2.0)]):
+    state = train_step.create_train_state(
+        jax.random.key(seed), make_model(cfg.model), inputs.num_channels(cfg.inputs.combination),
+        train_step.make_optimizer(cfg.train), cfg.train.loss)
+    state = state.replace(step=np.int32(step))
+    checkpoints.save(manager, state, metrics={"sad": sad}, force=True)
+  manager.close()
+  return workdir
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+  return str(make_tiny_run(tmp_path_factory.mktemp("run")))
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_run, tmp_path_factory):
+  path = tmp_path_factory.mktemp("weights") / "tiny.npz"
+  assert pretrained.export_params(tiny_run, path, "best", command="pytest") == BEST_STEP
+  return str(path)
+
+
+def assert_same_tree(a, b):
+  flat_a, flat_b = pretrained.flatten_params(a), pretrained.flatten_params(b)
+  assert sorted(flat_a) == sorted(flat_b)
+  for key in flat_a:
+    assert flat_a[key].dtype == flat_b[key].dtype, key
+    np.testing.assert_array_equal(flat_a[key], flat_b[key], err_msg=key)
+
+
+def test_flatten_unflatten_round_trip():
+  tree = {"params": {"conv1": {"kernel": np.ones((2, 3))}, "conv2": {"bias": np.zeros(4)}}}
+  flat = pretrained.flatten_params(tree)
+  assert sorted(flat) == ["params/conv1/kernel", "params/conv2/bias"]
+  assert_same_tree(pretrained.unflatten_params(flat), tree)
+
+
+def test_export_round_trips_params_and_config(tiny_run, exported):
+  params, cfg = pretrained.load_params(exported)
+  ckpt_params, ckpt_cfg = predict.load_trained(tiny_run, "best")
+  assert_same_tree(params, ckpt_params)
+  assert cfg.to_dict() == ckpt_cfg.to_dict()
+  assert pretrained.read_provenance(exported) == {
+      "run_dir": os.path.abspath(tiny_run), "step": BEST_STEP, "which": "best",
+      "command": "pytest"}
+  assert os.listdir(os.path.dirname(exported)) == ["tiny.npz"]  # No temporary left over.
+
+
+def test_exported_weights_predict_like_the_checkpoint(tiny_run, exported):
+  image, trimap, _ = two_colour_example(30, 36)
+  params, cfg = pretrained.load_params(exported)
+  alpha = predict.predict_image(params, cfg, image, trimap, keep_known=False)
+  expected = predict.predict_image(*predict.load_trained(tiny_run, "best"), image, trimap,
+                                   keep_known=False)
+  np.testing.assert_array_equal(alpha, expected)
+  assert alpha.shape == trimap.shape and np.all(np.isfinite(alpha))
+
+
+@pytest.mark.parametrize("which, step", [("latest", LATEST_STEP), (BEST_STEP, BEST_STEP)])
+def test_export_chooses_the_step(tiny_run, exported, tmp_path, which, step):
+  path = tmp_path / "w.npz"
+  assert pretrained.export_params(tiny_run, path, which) == step
+  assert pretrained.read_provenance(path)["step"] == step
+  params, _ = pretrained.load_params(path)
+  flat = pretrained.flatten_params(params)
+  best = pretrained.flatten_params(pretrained.load_params(exported)[0])
+  same = all(np.array_equal(flat[k], best[k]) for k in best)
+  assert same == (step == BEST_STEP)
+
+
+def test_export_rejects_missing_step_and_non_run(tiny_run, tmp_path):
+  with pytest.raises(MattingInputError, match="step 7"):
+    pretrained.export_params(tiny_run, tmp_path / "w.npz", 7)
+  with pytest.raises(MattingInputError, match="config.json"):
+    pretrained.export_params(tmp_path, tmp_path / "w.npz")
+  assert not (tmp_path / "w.npz").exists()
+
+
+def test_load_params_rejects_other_files(tmp_path):
+  np.savez(tmp_path / "plain.npz", kernel=np.ones(3))
+  (tmp_path / "text.npz").write_text("not an archive")
+  for name in ("plain.npz", "text.npz", "missing.npz"):
+    with pytest.raises(MattingInputError, match=name):
+      pretrained.load_params(tmp_path / name)
+
+
+def test_default_weights_only_when_shipped(monkeypatch, exported, tmp_path):
+  monkeypatch.setattr(pretrained, "DEFAULT_WEIGHTS", str(tmp_path / "absent.npz"))
+  assert pretrained.default_weights() is None
+  monkeypatch.setattr(pretrained, "DEFAULT_WEIGHTS", exported)
+  assert pretrained.default_weights() == exported
+
+
+def test_cli_export_then_predict_matches_run_dir(tiny_run, example_files, tmp_path):
+  weights = tmp_path / "w.npz"
+  assert cli.main(["export", tiny_run, "-o", str(weights)]) == 0
+  outputs = {}
+  for name, source in (("file", weights), ("run", tiny_run)):
+    outputs[name] = tmp_path / f"{name}.npy"
+    assert cli.main(["predict", str(example_files["image"]), str(example_files["trimap"]),
+                     "--checkpoint", str(source), "-o", str(outputs[name])]) == 0
+  np.testing.assert_array_equal(np.load(outputs["file"]), np.load(outputs["run"]))
+
+
+def test_cli_predict_uses_shipped_weights(monkeypatch, exported, tiny_run, example_files,
+                                          tmp_path):
+  monkeypatch.setattr(pretrained, "DEFAULT_WEIGHTS", exported)
+  out = tmp_path / "a.npy"
+  assert cli.main(["predict", str(example_files["image"]), str(example_files["trimap"]),
+                   "-o", str(out)]) == 0
+  image, trimap = io.read_image_and_trimap(example_files["image"], example_files["trimap"])
+  expected = predict.predict_image(*predict.load_trained(tiny_run), image, trimap)
+  np.testing.assert_array_equal(np.load(out), expected)
+
+
+def test_cli_predict_without_weights_exits_2(monkeypatch, example_files, tmp_path, capsys):
+  monkeypatch.setattr(pretrained, "DEFAULT_WEIGHTS", str(tmp_path / "absent.npz"))
+  out = tmp_path / "a.png"
+  assert cli.main(["predict", str(example_files["image"]), str(example_files["trimap"]),
+                   "-o", str(out)]) == cli.EXIT_BAD_INPUT
+  assert "--checkpoint" in capsys.readouterr().err
+  assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--checkpoint", "{exported}", "--step", "latest"], "--step"),
+    (["--checkpoint", "{missing}"], "--checkpoint"),
+])
+def test_cli_predict_bad_checkpoint_exits_2(exported, example_files, tmp_path, capsys, args,
+                                            message):
+  args = [a.format(exported=exported, missing=tmp_path / "missing.npz") for a in args]
+  out = tmp_path / "a.png"
+  assert cli.main(["predict", str(example_files["image"]), str(example_files["trimap"]),
+                   *args, "-o", str(out)]) == cli.EXIT_BAD_INPUT
+  assert message in capsys.readouterr().err
+  assert not out.exists()
+
+
+def test_cli_export_of_non_run_exits_2(tmp_path, capsys):
+  out = tmp_path / "w.npz"
+  assert cli.main(["export", str(tmp_path), "-o", str(out)]) == cli.EXIT_BAD_INPUT
+  assert "config.json" in capsys.readouterr().err
+  assert not out.exists()
+
+
+@pytest.mark.parametrize("sub, flag", [("export", "--step"), ("predict", "--checkpoint")])
+def test_cli_help(capsys, sub, flag):
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main([sub, "--help"])
+  assert exit_info.value.code == 0 and flag in capsys.readouterr().out
