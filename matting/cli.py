@@ -134,6 +134,12 @@ def _add_model_arguments(p):
                  help="keep the network output on trimap-known pixels too")
 
 
+def _add_matte_output(p):
+  p.add_argument("-o", "--output", required=True, help="output matte (.png or .npy)")
+  p.add_argument("--bits", type=int, choices=(8, 16), default=None,
+                 help="PNG bit depth (default 8, or 16 when the name ends in '16.png')")
+
+
 def build_parser():
   parser = argparse.ArgumentParser(
       prog="matting", description="Natural image matting: classic mattes, DCNN, metrics.")
@@ -150,9 +156,7 @@ def build_parser():
   p.add_argument("--constraint", choices=("soft", "hard"), default=None,
                  help="trimap constraint of cf/knn: soft (lambda=100 penalty, default) or "
                       "hard (solve the unknown pixels only)")
-  p.add_argument("-o", "--output", required=True, help="output matte (.png or .npy)")
-  p.add_argument("--bits", type=int, choices=(8, 16), default=None,
-                 help="PNG bit depth (default 8, or 16 when the name ends in '16.png')")
+  _add_matte_output(p)
   p.set_defaults(func=cmd_classic)
 
   p = sub.add_parser("score", help="SAD, MSE, Grad and Conn of a matte against ground truth",
@@ -170,9 +174,7 @@ def build_parser():
                      description="Compute the classic mattes the model needs, run the DCNN "
                                  "on the whole image and write the alpha matte.")
   _add_model_arguments(p)
-  p.add_argument("-o", "--output", required=True, help="output matte (.png or .npy)")
-  p.add_argument("--bits", type=int, choices=(8, 16), default=None,
-                 help="PNG bit depth (default 8, or 16 when the name ends in '16.png')")
+  _add_matte_output(p)
   p.set_defaults(func=cmd_predict)
 
   p = sub.add_parser("cutout", help="cut out the foreground with a trained DCNN",
