@@ -55,6 +55,7 @@ def train_config(mode):
   cfg.train.log_every = 50
   cfg.checkpoint = default_checkpoint_config()
   cfg.augment = {"num_per_example": 2, "num_backgrounds": 8, "photo_backgrounds": True,
+                 "background_dirs": (),
                  "include_originals": True, "max_angle_deg": 30.0,
                  "scale_range": (0.75, 1.25), "flip_prob": 0.5}
   cfg.patches = {"num_patches": 20000, "num_val_patches": 2048, "max_per_image": 4000,

@@ -52,6 +52,18 @@ def _png_names(folder):
           if f.lower().endswith(".png") and not f.startswith(".")}
 
 
+def load_images(folder):
+  """Every PNG/JPEG image in `folder` (sorted by name), as float32 RGB: e.g. new backgrounds."""
+  folder = os.fspath(folder)
+  if not os.path.isdir(folder):
+    raise MattingInputError(f"{folder}: no such image directory")
+  names = sorted(f for f in os.listdir(folder)
+                 if f.lower().endswith((".png", ".jpg", ".jpeg")) and not f.startswith("."))
+  if not names:
+    raise MattingInputError(f"{folder}: no .png or .jpg images found")
+  return [io.read_image(os.path.join(folder, name)) for name in names]
+
+
 def list_alphamatting(root, trimap="Trimap1"):
   """Sorted names (e.g. "GT01") of the images present, discovered from the files.
 

@@ -54,13 +54,16 @@ def split_examples(data_cfg):
 
 
 def backgrounds(train_examples, aug_cfg, seed):
-  """New backgrounds: seeded synthetic textures plus (optionally) the training photographs."""
+  """New backgrounds: seeded synthetic textures, (optionally) the training photographs, and
+  every image in `aug_cfg.background_dirs` (photographs that never appear as a foreground)."""
   rng = np.random.default_rng([seed, 1])
   height = max(e.image.shape[0] for e in train_examples)
   width = max(e.image.shape[1] for e in train_examples)
   out = [synthetic.make_background(rng, height, width) for _ in range(aug_cfg.num_backgrounds)]
   if aug_cfg.photo_backgrounds:
     out += [e.image for e in train_examples]
+  for folder in aug_cfg.get("background_dirs", ()):
+    out += datasets.load_images(folder)
   return out
 
 
