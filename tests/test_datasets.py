@@ -159,3 +159,20 @@ def test_real_alphamatting_layout():
   assert unknown.any()
   # GT and trimap belong together: the trimap's known regions match the GT matte.
   assert example.alpha[fg].mean() > 0.95 and example.alpha[bg].mean() < 0.05
+
+
+def test_load_images_reads_every_image_sorted(tmp_path):
+  iio.imwrite(tmp_path / "b.png", np.full((4, 5, 3), 255, np.uint8))
+  iio.imwrite(tmp_path / "a.jpg", np.zeros((6, 7, 3), np.uint8))
+  (tmp_path / "notes.txt").write_text("not an image")
+  images = datasets.load_images(tmp_path)
+  assert [im.shape for im in images] == [(6, 7, 3), (4, 5, 3)]
+  assert all(im.dtype == np.float32 for im in images)
+  np.testing.assert_allclose(images[1], 1.0)
+
+
+def test_load_images_rejects_missing_or_empty_folder(tmp_path):
+  with pytest.raises(MattingInputError, match="absent"):
+    datasets.load_images(tmp_path / "absent")
+  with pytest.raises(MattingInputError, match="no .png or .jpg"):
+    datasets.load_images(tmp_path)
