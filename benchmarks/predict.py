@@ -94,8 +94,7 @@ def main():
 
   from matting import predict  # After the child runs: JAX in this process would not matter.
   import pymatting
-  params, cfg = (predict.load_trained(weights) if pathlib.Path(weights).is_dir()
-                 else pretrained.load_params(weights))
+  params, cfg = predict.load_model(weights)
   image, trimap = io.read_image_and_trimap(image_path, trimap_path)
   mattes = {}
   stage_s = {}

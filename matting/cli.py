@@ -15,7 +15,6 @@ The classic subcommands never import JAX, so batch scripts start fast.
 
 import argparse
 import json
-import os
 import sys
 import warnings
 
@@ -68,13 +67,7 @@ def _load_model(args):
     raise MattingInputError("no weights are shipped with this install; pass --checkpoint "
                             "WORKDIR (a training run) or --checkpoint WEIGHTS.npz "
                             "(from `matting export`)")
-  if os.path.isdir(path):
-    return predict.load_trained(path, "best" if args.step is None else args.step)
-  if args.step is not None:
-    raise MattingInputError(f"--step: applies to a training work directory, not to {path}")
-  if not os.path.exists(path):
-    raise MattingInputError(f"--checkpoint {path}: no such file or directory")
-  return pretrained.load_params(path)
+  return predict.load_model(path, args.step)
 
 
 def _predict(args, image, trimap):

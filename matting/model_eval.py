@@ -14,15 +14,19 @@ from matting import cache, checkpoints, train_data
 from matting.inputs import extra_channels
 from matting.metrics import compute_metrics
 from matting.model import predict_alpha
-from matting.predict import load_trained
+from matting.predict import load_model
 
 BASELINES = ("cf", "knn")
 
 
 def find_runs(paths):
-  """Training work directories (config.json + checkpoints/) at or under each path."""
+  """Training work directories (config.json + checkpoints/) at or under each path, and each
+  path that is itself a weights file (from `matting export`), in the order given."""
   runs = []
   for path in paths:
+    if os.path.isfile(path):
+      runs.append(os.path.normpath(path))
+      continue
     for root, dirs, files in os.walk(path):
       dirs.sort()
       if checkpoints.CONFIG_NAME in files and "checkpoints" in dirs:
@@ -52,6 +56,8 @@ def score_baselines(val_sets, cache_dir, methods=BASELINES):
 
 
 def _run_steps(run_dir, all_steps):
+  if os.path.isfile(run_dir):
+    return [None]  # A weights file holds one set of parameters.
   if not all_steps:
     return ["best"]
   cfg = checkpoints.read_config(run_dir)
@@ -62,12 +68,13 @@ def _run_steps(run_dir, all_steps):
 
 
 def score_run(run_dir, val_sets, cache_dir, all_steps=False):
-  """Rows (method 'dcnn:RUN[@STEP]') for a run's best checkpoint or every checkpoint."""
+  """Rows (method 'dcnn:RUN[@STEP]') for a run's best checkpoint or every checkpoint, or for a
+  weights file ('dcnn:NAME' without '.npz')."""
   rows, alphas = [], {}
-  name = os.path.basename(os.path.normpath(run_dir))
+  name = os.path.splitext(os.path.basename(os.path.normpath(run_dir)))[0]
   for step in _run_steps(run_dir, all_steps):
-    params, cfg = load_trained(run_dir, step)
-    method = f"dcnn:{name}" + ("" if step == "best" else f"@{step}")
+    params, cfg = load_model(run_dir, step)
+    method = f"dcnn:{name}" + ("" if step in ("best", None) else f"@{step}")
     for set_name, examples in val_sets.items():
       stacks = train_data.input_stacks(examples, cfg.inputs.combination, cache_dir)
       predict_alpha(params, cfg.model, stacks[0][0])  # Compile outside the timing.
@@ -101,7 +108,7 @@ def write_figures(workdir, val_sets, alphas, run_dirs, cache_dir):
   if histories:
     figures.loss_curves(os.path.join(figure_dir, "loss_curves.png"), histories)
   if run_dirs:
-    params, cfg = load_trained(run_dirs[0])
+    params, cfg = load_model(run_dirs[0])
     set_name, examples = next(iter(val_sets.items()))
     stack = train_data.input_stacks(examples[:1], cfg.inputs.combination, cache_dir)[0]
     figures.response_maps(os.path.join(figure_dir, "response_maps.png"), params, cfg.model,

@@ -46,6 +46,19 @@ def load_trained(checkpoint_dir, which="best"):
   return jax.device_get(state.params), cfg
 
 
+def load_model(path, which=None):
+  """(params, config) from a training work directory (checkpoint `which`, default 'best') or
+  a weights file written by `matting export`."""
+  from matting import pretrained
+  if os.path.isdir(path):
+    return load_trained(path, "best" if which is None else which)
+  if which is not None:
+    raise MattingInputError(f"--step: applies to a training work directory, not to {path}")
+  if not os.path.exists(path):
+    raise MattingInputError(f"--checkpoint {path}: no such file or directory")
+  return pretrained.load_params(path)
+
+
 def predict_image(params, cfg, image, trimap, keep_known=True):
   """Alpha (H, W) for one image: computes the classic mattes the model's inputs need."""
   combination = cfg.inputs.combination

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from matting import io, synthetic
+from matting import io, pretrained, synthetic
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FAST = ("--mode=smoke", "--config.train.steps=20", "--config.checkpoint.every_steps=10",
@@ -77,6 +77,22 @@ def test_evaluate_every_checkpoint(ablation, tmp_path):
   methods = {r["method"] for r in json.loads((tmp_path / "results.json").read_text())["rows"]}
   assert methods == {"cf", "knn"} | {f"dcnn:layers_{n}@{s}" for n in (1, 4, 8)
                                      for s in (10, 20)}
+
+
+def test_evaluate_a_weights_file_beside_a_run(ablation, tmp_path):
+  workdir, cache, _ = ablation
+  weights = tmp_path / "exported.npz"
+  pretrained.export_params(workdir / "layers_1", weights, "best")
+  result = launch("--experiment=evaluate", "--mode=smoke", f"--workdir={tmp_path / 'eval'}",
+                  f"--config.cache_dir={cache}",
+                  f"--config.runs=('{weights}', '{workdir / 'layers_1'}')")
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = json.loads((tmp_path / "eval" / "results.json").read_text())["rows"]
+  by_method = {r["method"]: r for r in rows}
+  assert set(by_method) == {"cf", "knn", "dcnn:exported", "dcnn:layers_1"}
+  for key in ("sad", "mse", "grad", "conn"):  # The same parameters, so the same scores.
+    assert math.isfinite(by_method["dcnn:exported"][key])
+    assert by_method["dcnn:exported"][key] == by_method["dcnn:layers_1"][key]
 
 
 def test_predict_cli_with_trained_checkpoint(ablation, tmp_path):
