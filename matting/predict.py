@@ -3,7 +3,6 @@
 import os
 
 import jax
-import numpy as np
 
 from matting import checkpoints, classic, inputs, train_step
 from matting.errors import MattingInputError
@@ -62,7 +61,6 @@ def load_model(path, which=None):
 def predict_image(params, cfg, image, trimap, keep_known=True):
   """Alpha (H, W) for one image: computes the classic mattes the model's inputs need."""
   combination = cfg.inputs.combination
-  mattes = {m: classic.classic_alpha(m, image, trimap)
-            for m in inputs.classic_methods(combination)}
+  mattes = classic.classic_alphas(inputs.classic_methods(combination), image, trimap)
   stack = inputs.input_stack(image, trimap, mattes, combination)
   return predict_alpha(params, cfg.model, stack, keep_known=trimap if keep_known else None)
