@@ -4,7 +4,7 @@ The standard network (rgb_cf_knn, 4 remap layers of 64, 64, 64, 32) trained on t
 alphamatting training images (both trimaps) minus the fixed validation split, each foreground
 re-composited onto synthetic textures, the other training photographs and the alphamatting
 test-set photographs (which never appear as foregrounds), with rotation, reflection and
-resizing; >= 100k balanced patches. On the 2-core CPU (`cpu` mode) it takes about an hour:
+resizing; >= 100k balanced patches. On the 2-core CPU (`cpu` mode) it took 38 minutes:
 
   python launch.py --experiment=pretrained
   matting export runs/pretrained -o matting/weights/dcnn_rgb_cf_knn.npz
