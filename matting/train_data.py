@@ -86,11 +86,29 @@ def input_stacks(examples, combination, cache_dir, processes=None):
           for e, m in zip(examples, mattes)]
 
 
+def _folder_digest(folder):
+  """SHA-256 over the names and bytes of the files in `folder` (missing folder: '')."""
+  if not os.path.isdir(folder):
+    return ""
+  digest = hashlib.sha256()
+  for name in sorted(os.listdir(folder)):
+    path = os.path.join(folder, name)
+    if os.path.isfile(path):
+      digest.update(name.encode())
+      with open(path, "rb") as f:
+        digest.update(hashlib.sha256(f.read()).digest())
+  return digest.hexdigest()
+
+
 def patch_set_key(cfg):
-  """Hash of every config field the training patches depend on."""
+  """Hash of every config field the training patches depend on, and of the contents of the
+  background folders (so that editing their images invalidates the cached patches)."""
   fields = {"data": cfg.data.to_dict(), "augment": cfg.augment.to_dict(),
             "patches": cfg.patches.to_dict(), "combination": cfg.inputs.combination,
             "seed": cfg.seed, "version": PATCHES_VERSION}
+  folders = cfg.augment.get("background_dirs", ())
+  if folders:
+    fields["background_contents"] = [_folder_digest(folder) for folder in folders]
   return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 

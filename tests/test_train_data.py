@@ -54,3 +54,14 @@ def test_pretrained_recipe_meets_the_paper_scale():
   assert cfg.patches.num_patches >= 100_000
   assert cfg.inputs.combination == "rgb_cf_knn" and cfg.model.num_remap_layers == 4
   assert set(cfg.data.trimaps) == {"Trimap1", "Trimap2"} and cfg.data.dir
+
+
+def test_patch_set_key_follows_background_folder_contents(tmp_path):
+  cfg = common.train_config("smoke")
+  plain = train_data.patch_set_key(cfg)
+  cfg.augment.background_dirs = (str(tmp_path),)
+  iio.imwrite(tmp_path / "bg.png", np.zeros((4, 4, 3), np.uint8))
+  first = train_data.patch_set_key(cfg)
+  assert first != plain and train_data.patch_set_key(cfg) == first
+  iio.imwrite(tmp_path / "bg.png", np.full((4, 4, 3), 9, np.uint8))
+  assert train_data.patch_set_key(cfg) != first
