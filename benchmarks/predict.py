@@ -92,16 +92,14 @@ def main():
   command_s = statistics.median(s for s, _ in runs)
   peak_mb = max(mb for _, mb in runs)
 
-  from matting import predict  # After the child runs: JAX in this process would not matter.
   import pymatting
+  from matting import predict  # JAX; the fresh-process runs above import their own.
   params, cfg = predict.load_model(weights)
   image, trimap = io.read_image_and_trimap(image_path, trimap_path)
-  mattes = {}
-  stage_s = {}
-  for method in inputs.classic_methods(cfg.inputs.combination):
-    stage_s[method] = median_s(
-        lambda m=method: mattes.__setitem__(m, classic.classic_alpha(m, image, trimap)),
-        args.repeats)
+  methods = inputs.classic_methods(cfg.inputs.combination)
+  stage_s = {m: median_s(lambda m=m: classic.classic_alpha(m, image, trimap), args.repeats)
+             for m in methods}
+  mattes = {m: classic.classic_alpha(m, image, trimap) for m in methods}
   stack = inputs.input_stack(image, trimap, mattes, cfg.inputs.combination)
   stage_s["network"] = median_s(lambda: predict_alpha(params, cfg.model, stack),
                                 args.repeats)
