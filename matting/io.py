@@ -29,7 +29,9 @@ def _read_array(path):
     import imageio.v3 as iio  # Deferred: imageio's plugin discovery costs start-up time.
     return iio.imread(path)
   except Exception as e:  # imageio raises many types for undecodable files.
-    raise MattingInputError(f"{path}: cannot decode image ({type(e).__name__}: {e})") from e
+    # First line only: imageio appends plugin install hints that do not apply here.
+    reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    raise MattingInputError(f"{path}: cannot decode image ({type(e).__name__}: {reason})") from e
 
 
 def _to_unit_float(array, path):

@@ -88,8 +88,9 @@ def test_missing_file_error_names_it(tmp_path, reader):
 
 def test_undecodable_file_error_names_it(tmp_path):
   (tmp_path / "bad.png").write_text("not a png")
-  with pytest.raises(MattingInputError, match="bad.png: cannot decode"):
+  with pytest.raises(MattingInputError, match="bad.png: cannot decode") as error:
     io.read_image(tmp_path / "bad.png")
+  assert "\n" not in str(error.value)  # One line for the CLI's stderr.
 
 
 def test_directory_is_rejected(tmp_path):
