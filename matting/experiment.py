@@ -12,6 +12,7 @@ import os
 from absl import logging
 
 from matting import evaluate, report, train_data
+from matting.errors import MattingInputError
 
 CLASSIC_COLUMNS = ("method", "images", "sad", "mse", "grad", "conn", "seconds")
 ROW_COLUMNS = ("image", "method", "sad", "mse", "grad", "conn", "seconds")
@@ -125,5 +126,5 @@ RUNNERS = {"classic": run_classic, "train": run_train, "evaluate": run_evaluate}
 def run(cfg, workdir):
   """Dispatches on cfg.kind; returns the report text."""
   if cfg.kind not in RUNNERS:
-    raise ValueError(f"config.kind: unknown experiment kind {cfg.kind!r}")
+    raise MattingInputError(f"--config.kind: unknown experiment kind {cfg.kind!r}")
   return RUNNERS[cfg.kind](cfg, workdir)

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from matting.errors import MattingInputError
 from matting.trimap import trimap_masks
 
 CONV_IMPLS = ("auto", "lax", "im2col", "shift_add", "flax")
@@ -179,15 +180,16 @@ class DCNN(nn.Module):
 
   def __post_init__(self):
     if len(self.remap_widths) != self.num_remap_layers:
-      raise ValueError(f"model.remap_widths has {len(self.remap_widths)} entries but "
-                       f"model.num_remap_layers is {self.num_remap_layers}")
+      raise MattingInputError(f"--config.model.remap_widths has {len(self.remap_widths)} "
+                              f"entries but model.num_remap_layers is {self.num_remap_layers}")
     if self.conv_impl not in CONV_IMPLS:
-      raise ValueError(f"model.conv_impl must be one of {CONV_IMPLS}, got {self.conv_impl!r}")
+      raise MattingInputError(f"--config.model.conv_impl must be one of {CONV_IMPLS}, "
+                              f"got {self.conv_impl!r}")
     if self.kernel_init not in KERNEL_INITS:
-      raise ValueError(f"model.kernel_init must be one of {tuple(KERNEL_INITS)}, "
-                       f"got {self.kernel_init!r}")
+      raise MattingInputError(f"--config.model.kernel_init must be one of "
+                              f"{tuple(KERNEL_INITS)}, got {self.kernel_init!r}")
     if self.first_kernel % 2 == 0 or self.last_kernel % 2 == 0:
-      raise ValueError("model.first_kernel and model.last_kernel must be odd")
+      raise MattingInputError("--config.model.first_kernel and model.last_kernel must be odd")
     super().__post_init__()
 
   @property

@@ -80,17 +80,18 @@ def _load_history(workdir, step):
 
 def train_and_evaluate(cfg, workdir, cache_dir):
   """Trains (or resumes) one configuration; returns the final validation results."""
-  os.makedirs(workdir, exist_ok=True)
-  checkpoints.write_config(workdir, cfg)
+  # Bad data paths and config values raise here, before anything is written.
   train_examples, val_sets = train_data.split_examples(cfg.data)
-  patch_set = train_data.train_patches(cfg, train_examples, cache_dir)
-  val_data = train_data.validation_data(cfg, val_sets, cache_dir)
-
   mesh = train_step.make_mesh()
   model = make_model(cfg.model)
   state = train_step.create_train_state(
       jax.random.key(cfg.seed), model, num_channels(cfg.inputs.combination),
       train_step.make_optimizer(cfg.train), cfg.train.loss)
+  os.makedirs(workdir, exist_ok=True)
+  checkpoints.write_config(workdir, cfg)
+  patch_set = train_data.train_patches(cfg, train_examples, cache_dir)
+  val_data = train_data.validation_data(cfg, val_sets, cache_dir)
+
   manager = checkpoints.make_manager(os.path.join(workdir, "checkpoints"), cfg.checkpoint)
   if manager.latest_step() is not None:
     state = checkpoints.restore(manager, state)

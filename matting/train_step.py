@@ -24,6 +24,8 @@ import optax
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from matting.errors import MattingInputError
+
 CAFFE_EUCLIDEAN_LR_FACTOR = 15 * 15 / 2
 CHARBONNIER_EPS = 1e-3
 LOSSES = ("l2", "l1", "charbonnier")
@@ -53,7 +55,7 @@ class TrainState(train_state.TrainState):
 
 def _check_choice(name, value, choices):
   if value not in choices:
-    raise ValueError(f"train.{name} must be one of {choices}, got {value!r}")
+    raise MattingInputError(f"--config.train.{name} must be one of {choices}, got {value!r}")
 
 
 def make_schedule(train_cfg):

@@ -39,3 +39,13 @@ def test_unknown_experiment_is_a_usage_error(tmp_path):
   result = launch("--experiment=does_not_exist", f"--workdir={tmp_path}")
   assert result.returncode != 0
   assert "does_not_exist" in result.stderr
+
+
+def test_bad_config_value_exits_2_and_writes_nothing(tmp_path):
+  workdir = tmp_path / "run"
+  for flag, named in (("--config.train.loss=huber", "--config.train.loss"),
+                      ("--config.model.conv_impl=fft", "--config.model.conv_impl")):
+    result = launch("--experiment=dcnn", "--mode=smoke", f"--workdir={workdir}", flag)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert named in result.stderr.splitlines()[-1]
+    assert not workdir.exists()
