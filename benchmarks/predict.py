@@ -63,13 +63,14 @@ def fresh_process(cli_args):
 
 
 def median_s(fn, repeats):
-  fn()
+  """(median seconds of `repeats` calls after a warm-up call, the last call's result)."""
+  out = fn()
   times = []
   for _ in range(repeats):
     start = time.perf_counter()
-    fn()
+    out = fn()
     times.append(time.perf_counter() - start)
-  return statistics.median(times)
+  return statistics.median(times), out
 
 
 def main():
@@ -97,16 +98,17 @@ def main():
   params, cfg = predict.load_model(weights)
   image, trimap = io.read_image_and_trimap(image_path, trimap_path)
   methods = inputs.classic_methods(cfg.inputs.combination)
-  stage_s = {m: median_s(lambda m=m: classic.classic_alpha(m, image, trimap), args.repeats)
-             for m in methods}
-  mattes = {m: classic.classic_alpha(m, image, trimap) for m in methods}
+  stage_s, mattes = {}, {}
+  for m in methods:
+    stage_s[m], mattes[m] = median_s(lambda m=m: classic.classic_alpha(m, image, trimap),
+                                     args.repeats)
   stack = inputs.input_stack(image, trimap, mattes, cfg.inputs.combination)
-  stage_s["network"] = median_s(lambda: predict_alpha(params, cfg.model, stack),
-                                args.repeats)
-  stage_s["predict_image"] = median_s(
+  stage_s["network"], _ = median_s(lambda: predict_alpha(params, cfg.model, stack),
+                                   args.repeats)
+  stage_s["predict_image"], _ = median_s(
       lambda: predict.predict_image(params, cfg, image, trimap), args.repeats)
   image64, trimap64 = image.astype(np.float64), trimap.astype(np.float64)
-  anchor_s = median_s(lambda: pymatting.estimate_alpha_cf(image64, trimap64), args.repeats)
+  anchor_s, _ = median_s(lambda: pymatting.estimate_alpha_cf(image64, trimap64), args.repeats)
 
   rows = [{"stage": "matting predict (fresh process)", "seconds": command_s,
            "ratio_to_anchor": command_s / anchor_s}]

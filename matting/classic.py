@@ -31,8 +31,8 @@ def classic_alphas(methods, image, trimap):
   """{method: alpha} for several methods, solved concurrently in threads.
 
   The solvers spend most of their time in LAPACK, the KD-tree and sparse kernels, which release
-  the GIL: on 2 cores closed-form + KNN at 800x604 take 1.8 s instead of 2.3 s one after the
-  other (benchmarks/predict.py), with bit-identical results.
+  the GIL: on 2 cores `matting predict` on an 800x604 image went from 3.85 s to 3.3-3.7 s
+  (benchmarks/predict.py, see BUILD_NOTES.md), with bit-identical results (tests/test_classic.py).
   """
   from concurrent.futures import ThreadPoolExecutor
   methods = list(methods)

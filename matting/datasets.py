@@ -52,8 +52,8 @@ def _png_names(folder):
           if f.lower().endswith(".png") and not f.startswith(".")}
 
 
-def load_images(folder):
-  """Every PNG/JPEG image in `folder` (sorted by name), as float32 RGB: e.g. new backgrounds."""
+def image_files(folder):
+  """Paths of the PNG/JPEG images in `folder`, sorted by name."""
   folder = os.fspath(folder)
   if not os.path.isdir(folder):
     raise MattingInputError(f"{folder}: no such image directory")
@@ -61,7 +61,12 @@ def load_images(folder):
                  if f.lower().endswith((".png", ".jpg", ".jpeg")) and not f.startswith("."))
   if not names:
     raise MattingInputError(f"{folder}: no .png or .jpg images found")
-  return [io.read_image(os.path.join(folder, name)) for name in names]
+  return [os.path.join(folder, name) for name in names]
+
+
+def load_images(folder):
+  """Every image of `image_files(folder)` as float32 RGB: e.g. new backgrounds."""
+  return [io.read_image(path) for path in image_files(folder)]
 
 
 def list_alphamatting(root, trimap="Trimap1"):

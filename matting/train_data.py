@@ -86,17 +86,13 @@ def input_stacks(examples, combination, cache_dir, processes=None):
           for e, m in zip(examples, mattes)]
 
 
-def _folder_digest(folder):
-  """SHA-256 over the names and bytes of the files in `folder` (missing folder: '')."""
-  if not os.path.isdir(folder):
-    return ""
+def _images_digest(folder):
+  """SHA-256 over the names and bytes of the images `load_images(folder)` reads."""
   digest = hashlib.sha256()
-  for name in sorted(os.listdir(folder)):
-    path = os.path.join(folder, name)
-    if os.path.isfile(path):
-      digest.update(name.encode())
-      with open(path, "rb") as f:
-        digest.update(hashlib.sha256(f.read()).digest())
+  for path in datasets.image_files(folder):
+    digest.update(os.path.basename(path).encode())
+    with open(path, "rb") as f:
+      digest.update(hashlib.sha256(f.read()).digest())
   return digest.hexdigest()
 
 
@@ -108,7 +104,7 @@ def patch_set_key(cfg):
             "seed": cfg.seed, "version": PATCHES_VERSION}
   folders = cfg.augment.get("background_dirs", ())
   if folders:
-    fields["background_contents"] = [_folder_digest(folder) for folder in folders]
+    fields["background_contents"] = [_images_digest(folder) for folder in folders]
   return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
