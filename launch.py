@@ -37,12 +37,22 @@ def load_experiment(name):
     raise
 
 
+def flag_message(error):
+  """The one-line message of a MattingInputError, led by the flag its field came from."""
+  field = getattr(error, "field", None)
+  if not field:
+    return str(error)
+  flag = "--data_dir" if field == "data.dir" and FLAGS.data_dir is not None else f"--config.{field}"
+  return f"{flag}: {error}"
+
+
 def main(argv):
   del argv
-  from matting import experiment
+  from matting import console, runner
+  console.quiet_library_logs(verbose=FLAGS.verbosity > 0)
   module = load_experiment(FLAGS.experiment)
   if FLAGS.coordinator_address or FLAGS.num_processes:
-    from matting.train_step import maybe_initialize_distributed
+    from matting.training.sharding import maybe_initialize_distributed
     maybe_initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
                                  FLAGS.process_id)
   cfg = FLAGS.config
@@ -50,9 +60,9 @@ def main(argv):
     cfg.data.dir = FLAGS.data_dir
   workdir = FLAGS.workdir or os.path.join("runs", FLAGS.experiment)
   try:
-    print(experiment.run_sweep(cfg, workdir, module.sweep(FLAGS.mode), FLAGS.experiment))
+    print(runner.run_sweep(cfg, workdir, module.sweep(FLAGS.mode), FLAGS.experiment))
   except MattingInputError as e:
-    print(f"launch.py: error: {e}", file=sys.stderr)
+    print(f"launch.py: error: {flag_message(e)}", file=sys.stderr)
     sys.exit(2)
   print(f"wrote {workdir}/report.md", file=sys.stderr)
 

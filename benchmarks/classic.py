@@ -21,9 +21,10 @@ import time
 
 import numpy as np
 
-from matting import classic, datasets
-from matting.metrics import compute_metrics
-from matting.report import markdown_table, mean_rows
+from matting import classic
+from matting.data import datasets
+from matting.evaluators.metrics import compute_metrics
+from matting.reports.tables import markdown_table, mean_rows
 
 DEFAULT_DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting"
 

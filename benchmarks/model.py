@@ -22,8 +22,8 @@ import time
 import jax
 import numpy as np
 
-from matting import model as model_lib
-from matting import train_step as ts
+from matting.models import convolutions, dcnn, inference
+from matting.training import optim, sharding, steps
 
 ANCHOR = "flax"
 HEIGHT, WIDTH, CHANNELS, BATCH = 800, 640, 5, 128
@@ -51,26 +51,26 @@ def median_seconds(fn, repeats):
 
 
 def forward_seconds(params, impl, inputs, tile_pixels, repeats):
-  cfg = model_lib.default_model_config()
+  cfg = dcnn.default_model_config()
   cfg.conv_impl = impl
   if impl == ANCHOR and tile_pixels is None:
     tile_pixels = inputs.shape[0] * inputs.shape[1]  # The anchor is plain, untiled flax.
-  return median_seconds(lambda: model_lib.predict_alpha(params, cfg, inputs,
+  return median_seconds(lambda: inference.predict_alpha(params, cfg, inputs,
                                                         tile_pixels=tile_pixels), repeats)
 
 
 def train_patches_per_s(impl, batch, repeats):
   """Patches/s of train_step (SGD + momentum, l2) on one fixed, pre-sharded batch."""
-  model = model_lib.DCNN(conv_impl=impl)
-  mesh = ts.make_mesh()
-  state = ts.create_train_state(jax.random.key(0), model, CHANNELS,
-                                ts.make_optimizer(ts.default_train_config()))
-  state = ts.replicate(state, mesh)
-  batch = ts.shard_batch(batch, mesh)
+  model = dcnn.DCNN(conv_impl=impl)
+  mesh = sharding.make_mesh()
+  state = steps.create_train_state(jax.random.key(0), model, CHANNELS,
+                                optim.make_optimizer(optim.default_train_config()))
+  state = sharding.replicate(state, mesh)
+  batch = sharding.shard_batch(batch, mesh)
 
   def step():
     nonlocal state
-    state, metrics = ts.train_step(state, batch)
+    state, metrics = steps.train_step(state, batch)
     jax.block_until_ready(metrics)
 
   wall, cpu = median_seconds(step, repeats)
@@ -88,8 +88,8 @@ def main():
   args = parser.parse_args()
   impls = args.impls.split(",")
   for impl in impls:
-    if impl not in model_lib.CONV_IMPLS:
-      parser.error(f"--impls: unknown impl {impl!r}; choose from {model_lib.CONV_IMPLS}")
+    if impl not in convolutions.CONV_IMPLS:
+      parser.error(f"--impls: unknown impl {impl!r}; choose from {convolutions.CONV_IMPLS}")
   if ANCHOR not in impls:
     impls.append(ANCHOR)
 
@@ -97,7 +97,7 @@ def main():
   inputs = rng.random((HEIGHT, WIDTH, CHANNELS), dtype=np.float32)
   batch = {"inputs": rng.random((BATCH, 27, 27, CHANNELS), dtype=np.float32),
            "target": rng.random((BATCH, 15, 15), dtype=np.float32)}
-  params = model_lib.DCNN().init(jax.random.key(0), inputs[None, :27, :27])
+  params = dcnn.DCNN().init(jax.random.key(0), inputs[None, :27, :27])
   rows = {}
   for impl in impls:
     forward = forward_seconds(params, impl, inputs, args.tile_pixels or None, args.repeats)

@@ -23,9 +23,12 @@ import time
 
 import numpy as np
 
-from matting import classic, datasets, inputs, io, pretrained
-from matting.model import predict_alpha
-from matting.report import markdown_table
+from matting import classic
+from matting.data import datasets, io
+from matting.inputs import stacks
+from matting.models import weights
+from matting.models.inference import predict_alpha
+from matting.reports.tables import markdown_table
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting"
 TARGET_S, TARGET_MB = 4.0, 2048
@@ -81,28 +84,29 @@ def main():
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--json", action="store_true", help="last line: one JSON object")
   args = parser.parse_args()
-  weights = args.checkpoint or pretrained.default_weights()
-  if weights is None:
+  weights_path = args.checkpoint or weights.default_weights()
+  if weights_path is None:
     raise SystemExit("no shipped weights in this install: pass --checkpoint")
 
   with tempfile.TemporaryDirectory() as tmp:
     image_path, trimap_path, what = example_files(args, tmp)
-    cli_args = ["predict", image_path, trimap_path, "--checkpoint", weights,
+    cli_args = ["predict", image_path, trimap_path, "--checkpoint", weights_path,
                 "-o", str(pathlib.Path(tmp) / "alpha.png")]
     runs = [fresh_process(cli_args) for _ in range(args.repeats)]
   command_s = statistics.median(s for s, _ in runs)
   peak_mb = max(mb for _, mb in runs)
 
   import pymatting
+
   from matting import predict  # JAX; the fresh-process runs above import their own.
   params, cfg = predict.load_model(weights)
   image, trimap = io.read_image_and_trimap(image_path, trimap_path)
-  methods = inputs.classic_methods(cfg.inputs.combination)
+  methods = stacks.classic_methods(cfg.inputs.combination)
   stage_s, mattes = {}, {}
   for m in methods:
     stage_s[m], mattes[m] = median_s(lambda m=m: classic.classic_alpha(m, image, trimap),
                                      args.repeats)
-  stack = inputs.input_stack(image, trimap, mattes, cfg.inputs.combination)
+  stack = stacks.input_stack(image, trimap, mattes, cfg.inputs.combination)
   stage_s["network"], _ = median_s(lambda: predict_alpha(params, cfg.model, stack),
                                    args.repeats)
   stage_s["predict_image"], _ = median_s(

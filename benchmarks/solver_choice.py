@@ -22,10 +22,11 @@ import numpy as np
 import scipy.sparse.linalg as spla
 from threadpoolctl import threadpool_limits
 
-from matting import closed_form, datasets, sparse_solve
-from matting.metrics import sad
-from matting.report import markdown_table
-from matting.trimap import trimap_masks
+from matting.classic import closed_form, sparse_solve
+from matting.data import datasets
+from matting.data.trimap import trimap_masks
+from matting.evaluators.metrics import sad
+from matting.reports.tables import markdown_table
 
 DEFAULT_DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting"
 

@@ -40,9 +40,9 @@ def data_config(mode):
 
 def train_config(mode):
   """The standard DCNN (rgb_cf_knn, 4 remap layers) trained at the scale of `mode`."""
-  from matting.checkpoints import default_checkpoint_config
-  from matting.model import default_model_config
-  from matting.train_step import default_train_config
+  from matting.models.dcnn import default_model_config
+  from matting.training.checkpoints import default_checkpoint_config
+  from matting.training.optim import default_train_config
   check_mode(mode)
   cfg = ml_collections.ConfigDict()
   cfg.kind = "train"

@@ -6,7 +6,7 @@ sampling matte rgb_cf_comp and rgb_cf_knn_comp. Same architecture, data, seed an
 """
 
 from experiments import common
-from matting.inputs import COMBINATIONS
+from matting.inputs.stacks import COMBINATIONS
 
 
 def get_config(mode="cpu"):

@@ -8,7 +8,7 @@ the `sgd_paper` point.
 """
 
 from experiments import common
-from matting.train_step import CAFFE_EUCLIDEAN_LR_FACTOR
+from matting.training.optim import CAFFE_EUCLIDEAN_LR_FACTOR
 
 PAPER_LR = 1e-5 * CAFFE_EUCLIDEAN_LR_FACTOR
 

@@ -18,6 +18,7 @@ import json
 import sys
 import warnings
 
+from matting.classic import METHODS as CLASSIC_METHODS
 from matting.errors import MattingInputError
 
 EXIT_BAD_INPUT = 2
@@ -31,7 +32,8 @@ def _output_bits(path, bits):
 
 
 def cmd_classic(args):
-  from matting import classic, io
+  from matting import classic
+  from matting.data import io
   image, trimap = io.read_image_and_trimap(args.image, args.trimap)
   params = {}
   if args.constraint is not None:
@@ -44,7 +46,8 @@ def cmd_classic(args):
 
 
 def cmd_score(args):
-  from matting import io, metrics
+  from matting.data import io
+  from matting.evaluators import metrics
   pred = io.read_alpha(args.pred)
   gt = io.read_alpha(args.gt)
   trimap = io.read_trimap(args.trimap)
@@ -54,30 +57,19 @@ def cmd_score(args):
   if args.json:
     print(json.dumps({k: float(v) for k, v in scores.items()}))
   else:
-    for key in ("sad", "mse", "grad", "conn"):
+    for key in metrics.METRIC_KEYS:
       print(f"{key:<5} {scores[key]:.6g}")
   return 0
 
 
-def _load_model(args):
-  """(params, config) from --checkpoint (work directory or weights file), else the shipped file."""
-  from matting import pretrained, predict
-  path = args.checkpoint or pretrained.default_weights()
-  if path is None:
-    raise MattingInputError("no weights are shipped with this install; pass --checkpoint "
-                            "WORKDIR (a training run) or --checkpoint WEIGHTS.npz "
-                            "(from `matting export`)")
-  return predict.load_model(path, args.step)
-
-
 def _predict(args, image, trimap):
   from matting import predict
-  params, cfg = _load_model(args)
+  params, cfg = predict.load_model(args.checkpoint, args.step)
   return predict.predict_image(params, cfg, image, trimap, keep_known=not args.raw)
 
 
 def cmd_predict(args):
-  from matting import io
+  from matting.data import io
   image, trimap = io.read_image_and_trimap(args.image, args.trimap)
   alpha = _predict(args, image, trimap)
   io.write_alpha(args.output, alpha, bits=_output_bits(args.output, args.bits))
@@ -85,7 +77,8 @@ def cmd_predict(args):
 
 
 def cmd_cutout(args):
-  from matting import cutout, foreground, io
+  from matting.compose import cutout, foreground
+  from matting.data import io
   image, trimap = io.read_image_and_trimap(args.image, args.trimap)
   background = None
   if args.background is None and not str(args.output).lower().endswith(".png"):
@@ -103,9 +96,9 @@ def cmd_cutout(args):
 
 
 def cmd_export(args):
-  from matting import pretrained
+  from matting.training import checkpoints
   command = f"matting export {args.workdir} --step {args.step} -o {args.output}"
-  step = pretrained.export_params(args.workdir, args.output, args.step, command=command)
+  step = checkpoints.export_weights(args.workdir, args.output, args.step, command=command)
   print(f"exported step {step} of {args.workdir} to {args.output}")
   return 0
 
@@ -143,7 +136,7 @@ def build_parser():
                                  "and write it as a greyscale PNG (or .npy float).")
   p.add_argument("image", help="input image (RGB; greyscale/RGBA/16-bit accepted)")
   p.add_argument("trimap", help="trimap (0 = background, 255 = foreground, else unknown)")
-  p.add_argument("--method", choices=("cf", "knn", "comp"), default="cf",
+  p.add_argument("--method", choices=tuple(CLASSIC_METHODS), default="cf",
                  help="cf: closed-form (Levin 2008); knn: KNN matting (Chen 2013); "
                       "comp: comprehensive sampling (Shahrian 2013). Default: cf")
   p.add_argument("--constraint", choices=("soft", "hard"), default=None,
@@ -198,13 +191,21 @@ def _warn_to_stderr(message, category, filename, lineno, file=None, line=None):
   print(f"matting: warning: {message}", file=sys.stderr)
 
 
+def flag_message(error):
+  """The one-line message of a MattingInputError, led by the flag its field came from."""
+  field = getattr(error, "field", None)
+  return f"--{field.replace('_', '-')} {error}" if field else str(error)
+
+
 def main(argv=None):
   args = build_parser().parse_args(argv)
   warnings.showwarning = _warn_to_stderr
+  from matting import console
+  console.quiet_library_logs()
   try:
     return args.func(args)
   except MattingInputError as e:
-    print(f"matting: error: {e}", file=sys.stderr)
+    print(f"matting: error: {flag_message(e)}", file=sys.stderr)
     return EXIT_BAD_INPUT
   except OSError as e:  # e.g. an unwritable output directory; the message names the path.
     print(f"matting: error: {e}", file=sys.stderr)

@@ -1,8 +1,14 @@
-"""The package's exception for bad user input (files, flags, arrays)."""
+"""The package's exception for bad user input (files, values, config fields)."""
 
 
 class MattingInputError(ValueError):
-  """Bad input: a missing/undecodable file, a size mismatch, an unusable trimap, NaN.
+  """Bad input: a missing/undecodable file, a size mismatch, an unusable trimap, NaN, a bad value.
 
-  The message names the offending file or flag; the CLI turns it into exit status 2.
+  The message names the offending file or value. `field` optionally names the parameter or
+  config field it came from ('background', 'train.steps'); the CLI and launch.py turn that
+  into their flag name (--background, --config.train.steps) and exit with status 2.
   """
+
+  def __init__(self, message, field=None):
+    super().__init__(message)
+    self.field = field

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from matting import augment
-from matting.datasets import Example
+from matting.data.datasets import Example
+from matting.data.trimap import trimap_masks
 from matting.errors import MattingInputError
-from matting.trimap import trimap_masks
-
+from matting.inputs import augment
 from tests.conftest import two_colour_example
 
 

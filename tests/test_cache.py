@@ -5,7 +5,8 @@ import os
 
 import numpy as np
 
-from matting import cache, classic
+from matting import classic
+from matting.classic import cache
 from tests.conftest import two_colour_example
 
 

@@ -6,9 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from matting import checkpoints
-from matting import model as model_lib
-from matting import train_step as ts
+from matting.models import dcnn
+from matting.training import checkpoints, optim, sharding, steps
 
 
 def batch_at(seed, step):
@@ -19,24 +18,24 @@ def batch_at(seed, step):
 
 
 def _optimizer():
-  cfg = ts.default_train_config()
+  cfg = optim.default_train_config()
   cfg.lr = 0.05  # Momentum SGD: the optimizer state matters for an exact resume.
-  return ts.make_optimizer(cfg)
+  return optim.make_optimizer(cfg)
 
 
 # One model, optimizer and placement for all states, so that train_step compiles once.
-MODEL = model_lib.DCNN(num_remap_layers=1, remap_widths=(8,), first_width=8)
+MODEL = dcnn.DCNN(num_remap_layers=1, remap_widths=(8,), first_width=8)
 OPTIMIZER = _optimizer()
 
 
 def fresh_state(init_seed):
-  state = ts.create_train_state(jax.random.key(init_seed), MODEL, 3, OPTIMIZER)
-  return ts.replicate(state, ts.make_mesh())
+  state = steps.create_train_state(jax.random.key(init_seed), MODEL, 3, OPTIMIZER)
+  return sharding.replicate(state, sharding.make_mesh())
 
 
 def train(state, until, seed=0):
   while int(state.step) < until:
-    state, _ = ts.train_step(state, batch_at(seed, int(state.step)))
+    state, _ = steps.train_step(state, batch_at(seed, int(state.step)))
   return state
 
 
@@ -92,7 +91,7 @@ def test_restore_without_checkpoint_raises(tmp_path):
 
 
 def test_config_round_trips_beside_checkpoints(tmp_path):
-  cfg = ts.default_train_config()
+  cfg = optim.default_train_config()
   cfg.lr = 0.25
   checkpoints.write_config(tmp_path, cfg)
   manager = checkpoints.make_manager(tmp_path, ckpt_config(every_steps=1))
@@ -104,7 +103,7 @@ def test_config_round_trips_beside_checkpoints(tmp_path):
 
 
 def test_model_config_round_trips_to_the_same_model(tmp_path):
-  cfg = model_lib.default_model_config()
+  cfg = dcnn.default_model_config()
   cfg.num_remap_layers, cfg.remap_widths = 2, (32, 16)
   checkpoints.write_config(tmp_path, cfg)
-  assert model_lib.make_model(checkpoints.read_config(tmp_path)) == model_lib.make_model(cfg)
+  assert dcnn.make_model(checkpoints.read_config(tmp_path)) == dcnn.make_model(cfg)

@@ -10,7 +10,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from matting import classic, cli, io
+from matting import classic, cli
+from matting.data import io
 
 
 def run_cli(*args):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from matting.closed_form import closed_form_alpha, closed_form_laplacian
+from matting.classic.closed_form import closed_form_alpha, closed_form_laplacian
 from matting.errors import MattingInputError
 from tests.conftest import two_colour_example
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from matting import comprehensive
-from matting.closed_form import closed_form_laplacian
+from matting.classic import comprehensive
+from matting.classic.closed_form import closed_form_laplacian
+from matting.data.trimap import trimap_masks
 from matting.errors import MattingInputError
-from matting.trimap import trimap_masks
 from tests.conftest import two_colour_example
 
 

@@ -1,5 +1,6 @@
 """Cut-outs: colour parsing, background fitting, Eq. (1) compositing, and `matting cutout`."""
 
+import os
 import subprocess
 import sys
 
@@ -7,9 +8,12 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from matting import cli, cutout, foreground, io, predict
+from matting import cli, predict
+from matting.compose import cutout, foreground
+from matting.data import io
 from matting.errors import MattingInputError
-from tests.test_pretrained import make_tiny_run
+from matting.training import checkpoints
+from tests.test_weights import make_tiny_run
 
 QUANTUM = 1 / 255
 
@@ -33,8 +37,9 @@ def test_parse_color_returns_none_for_non_colours(text):
 
 
 def test_parse_color_rejects_out_of_range():
-  with pytest.raises(MattingInputError, match="--background"):
+  with pytest.raises(MattingInputError, match="0,256,0") as error:
     cutout.parse_color("0,256,0")
+  assert error.value.field == "background"
 
 
 def test_cover_resize_keeps_aspect_and_centres():
@@ -74,8 +79,9 @@ def test_load_background(tmp_path):
   np.testing.assert_allclose(bg, 200 / 255, atol=1e-6)
   (tmp_path / "broken.png").write_bytes(b"not a png")
   for spec in ("nocolour", str(tmp_path / "broken.png"), str(tmp_path / "absent.png")):
-    with pytest.raises(MattingInputError, match="--background"):
+    with pytest.raises(MattingInputError) as error:
       cutout.load_background(spec, 3, 4)
+    assert error.value.field == "background" and os.path.basename(spec) in str(error.value)
 
 
 def run_cutout(example_files, out, tiny_run, *extra):
@@ -85,7 +91,7 @@ def run_cutout(example_files, out, tiny_run, *extra):
 
 def expected_alpha_and_foreground(example_files, tiny_run):
   image, trimap = io.read_image_and_trimap(example_files["image"], example_files["trimap"])
-  alpha = predict.predict_image(*predict.load_trained(tiny_run), image, trimap)
+  alpha = predict.predict_image(*checkpoints.restore_params(tiny_run)[:2], image, trimap)
   return image, trimap, alpha, foreground.estimate_foreground(image, alpha)[0]
 
 

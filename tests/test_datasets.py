@@ -8,9 +8,9 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from matting import datasets
+from matting.data import datasets
+from matting.data.trimap import trimap_masks
 from matting.errors import MattingInputError
-from matting.trimap import trimap_masks
 from tests.conftest import ALPHAMATTING, two_colour_example
 
 FAKE_NAMES = ("GT01", "GT02", "GT04")  # GT03 is missing on purpose.

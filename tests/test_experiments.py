@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from matting import io, pretrained, synthetic
+from matting.data import io, synthetic
+from matting.training import checkpoints
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FAST = ("--mode=smoke", "--config.train.steps=20", "--config.checkpoint.every_steps=10",
@@ -85,7 +86,7 @@ def test_evaluate_every_checkpoint(ablation, tmp_path):
 def test_evaluate_a_weights_file_beside_a_run(ablation, tmp_path):
   workdir, cache, _ = ablation
   weights = tmp_path / "exported.npz"
-  pretrained.export_params(workdir / "layers_1", weights, "best")
+  checkpoints.export_weights(workdir / "layers_1", weights, "best")
   result = launch("--experiment=evaluate", "--mode=smoke", f"--workdir={tmp_path / 'eval'}",
                   f"--config.cache_dir={cache}",
                   f"--config.runs=('{weights}', '{workdir / 'layers_1'}')")

@@ -7,7 +7,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from matting import figures
+from matting.reports import figures
 from tests.conftest import two_colour_example
 
 TINY_MODEL = dict(num_remap_layers=1, remap_widths=(8,), first_width=8, first_kernel=9,
@@ -33,7 +33,7 @@ def history(steps, val_steps, sets=("val",)):
 
 
 def test_import_loads_neither_matplotlib_nor_jax():
-  code = ("import sys, matting.figures; "
+  code = ("import sys, matting.reports.figures; "
           "assert not {'matplotlib', 'jax'} & set(sys.modules), sorted(sys.modules)")
   subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -101,7 +101,8 @@ def test_val_series_per_set():
 def test_layer_responses_and_response_maps(tmp_path):
   import jax
   import jax.numpy as jnp
-  from matting.model import make_model
+
+  from matting.models.dcnn import make_model
   model = make_model(TINY_MODEL)
   params = model.init(jax.random.key(0), jnp.zeros((1, 27, 27, 5)))
   rng = np.random.default_rng(0)

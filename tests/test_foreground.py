@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from matting.compose.foreground import estimate_foreground
 from matting.errors import MattingInputError
-from matting.foreground import estimate_foreground
 
 
 def _composite(height=48, width=64):

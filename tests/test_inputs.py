@@ -3,20 +3,20 @@
 import numpy as np
 import pytest
 
-from matting import inputs
 from matting.errors import MattingInputError
+from matting.inputs import stacks
 
 
 def test_normalized_rgb_unit_norm_and_safe_at_black():
   image = np.random.default_rng(0).random((5, 6, 3)).astype(np.float32)
   image[0, 0] = 0.0
-  out = inputs.normalized_rgb(image)
+  out = stacks.normalized_rgb(image)
   assert np.all(np.isfinite(out))
   np.testing.assert_array_equal(out[0, 0], 0.0)
   norms = np.linalg.norm(out, axis=-1)
   np.testing.assert_allclose(norms.ravel()[1:], 1.0, atol=1e-6)
   # Scaling the brightness does not change the normalised colour (Eq. 2).
-  np.testing.assert_allclose(inputs.normalized_rgb(0.5 * image), out, atol=1e-6)
+  np.testing.assert_allclose(stacks.normalized_rgb(0.5 * image), out, atol=1e-6)
 
 
 @pytest.mark.parametrize("combination, channels", [
@@ -28,18 +28,18 @@ def test_stack_channel_order(combination, channels):
   trimap = np.full((4, 5), 0.5, np.float32)
   mattes = {m: np.full((4, 5), v, np.float32) for m, v in (("cf", 0.1), ("knn", 0.2),
                                                            ("comp", 0.3))}
-  stack = inputs.input_stack(image, trimap, mattes, combination)
-  assert stack.shape == (4, 5, channels) == (4, 5, inputs.num_channels(combination))
+  stack = stacks.input_stack(image, trimap, mattes, combination)
+  assert stack.shape == (4, 5, channels) == (4, 5, stacks.num_channels(combination))
   expected = {"trimap": 0.5, "cf": 0.1, "knn": 0.2, "comp": 0.3}
-  for k, name in enumerate(inputs.extra_channels(combination)):
+  for k, name in enumerate(stacks.extra_channels(combination)):
     np.testing.assert_allclose(stack[..., 3 + k], expected[name])
 
 
 def test_missing_matte_and_unknown_combination_are_clear_errors():
   image = np.ones((2, 2, 3), np.float32)
   with pytest.raises(MattingInputError, match="needs the 'knn' matte"):
-    inputs.input_stack(image, np.zeros((2, 2)), {"cf": np.zeros((2, 2))}, "rgb_cf_knn")
+    stacks.input_stack(image, np.zeros((2, 2)), {"cf": np.zeros((2, 2))}, "rgb_cf_knn")
   with pytest.raises(MattingInputError, match="rgb_magic.*unknown"):
-    inputs.num_channels("rgb_magic")
-  assert inputs.classic_methods("rgb_trimap") == ()
-  assert inputs.classic_methods("rgb_cf_knn_comp") == ("cf", "knn", "comp")
+    stacks.num_channels("rgb_magic")
+  assert stacks.classic_methods("rgb_trimap") == ()
+  assert stacks.classic_methods("rgb_cf_knn_comp") == ("cf", "knn", "comp")

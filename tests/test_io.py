@@ -8,9 +8,9 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from matting import io
+from matting.data import io
+from matting.data.trimap import check_trimap, quantize_trimap, trimap_masks
 from matting.errors import MattingInputError
-from matting.trimap import check_trimap, quantize_trimap, trimap_masks
 
 
 def _write_png16(path, array):

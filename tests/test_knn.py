@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from matting import knn
+from matting.classic import knn
 from matting.errors import MattingInputError
 
 

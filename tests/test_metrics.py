@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from matting import metrics
 from matting.errors import MattingInputError
+from matting.evaluators import metrics
 
 SIGMA = 1.4
 

@@ -7,8 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from matting import model as model_lib
-from matting.model import DCNN, conv2d
+from matting.errors import MattingInputError
+from matting.models import convolutions, dcnn, inference
+from matting.models.convolutions import conv2d
+from matting.models.dcnn import DCNN
 
 FAST_IMPLS = ("im2col", "shift_add", "auto")
 
@@ -63,8 +65,8 @@ def test_patches_and_shift_sum_are_transposes():
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.standard_normal((2, 9, 8, 3)), jnp.float32)
   taps = jnp.asarray(rng.standard_normal((2, 9, 8, 3, 2, 3)), jnp.float32)
-  windows, patches_vjp = jax.vjp(lambda x: model_lib.patches(x, 3, 2), x)
-  summed, shift_sum_vjp = jax.vjp(model_lib.shift_sum, taps)
+  windows, patches_vjp = jax.vjp(lambda x: convolutions.im2col(x, 3, 2), x)
+  summed, shift_sum_vjp = jax.vjp(convolutions.shift_sum, taps)
   t = jnp.asarray(rng.standard_normal(windows.shape), jnp.float32)
   s = jnp.asarray(rng.standard_normal(summed.shape), jnp.float32)
   np.testing.assert_allclose(jnp.vdot(windows, t), jnp.vdot(x, patches_vjp(t)[0]), rtol=1e-5)
@@ -85,7 +87,7 @@ def test_architecture_and_parameters():
   assert shapes["reconstruction"] == {"kernel": (5, 5, 32, 1), "bias": (1,)}
   assert model.apply({"params": params}, x).shape == (2, 15, 15, 1)
   assert model.margin == 6
-  for impl in model_lib.CONV_IMPLS:
+  for impl in convolutions.CONV_IMPLS:
     other = jax.eval_shape(DCNN(conv_impl=impl).init, jax.random.key(0), x)["params"]
     assert jax.tree.map(jnp.shape, other) == shapes
 
@@ -104,15 +106,15 @@ def test_init_is_xavier_with_zero_biases(kernel_init, bound):
     np.testing.assert_array_equal(params[name]["bias"], 0.0)
 
 
-def test_invalid_configs_raise():
-  with pytest.raises(ValueError, match="remap_widths"):
-    DCNN(num_remap_layers=2, remap_widths=(64, 64, 64))
-  with pytest.raises(ValueError, match="conv_impl"):
-    DCNN(conv_impl="winograd")
-  with pytest.raises(ValueError, match="kernel_init"):
-    DCNN(kernel_init="he")
-  with pytest.raises(ValueError, match="odd"):
-    DCNN(first_kernel=8)
+@pytest.mark.parametrize("fields, field, text", [
+    (dict(num_remap_layers=2, remap_widths=(64, 64, 64)), "model.remap_widths", "3 entries"),
+    (dict(conv_impl="winograd"), "model.conv_impl", "winograd"),
+    (dict(kernel_init="he"), "model.kernel_init", "'he'"),
+    (dict(first_kernel=8), "model.first_kernel", "odd")])
+def test_invalid_configs_raise_naming_the_field(fields, field, text):
+  with pytest.raises(MattingInputError, match=text) as error:
+    DCNN(**fields)
+  assert error.value.field == field
 
 
 @pytest.mark.parametrize("impl", FAST_IMPLS + ("lax",))
@@ -147,7 +149,7 @@ def test_ablation_depths_run():
 
 
 def test_auto_conv_impl():
-  auto = model_lib.auto_conv_impl
+  auto = convolutions.auto_conv_impl
   assert auto(9, 5, 64, train=True, backend="gpu") == "lax"
   assert auto(1, 64, 64, train=False, backend="cpu") == "im2col"
   assert auto(5, 32, 1, train=True, backend="cpu") == "shift_add"
@@ -156,15 +158,15 @@ def test_auto_conv_impl():
 
 
 def test_make_model_from_config():
-  cfg = model_lib.default_model_config()
-  assert model_lib.make_model(cfg) == DCNN()
+  cfg = dcnn.default_model_config()
+  assert dcnn.make_model(cfg) == DCNN()
   cfg.remap_widths = [64, 64, 64, 32]  # As read back from JSON.
-  assert model_lib.make_model(cfg) == DCNN()
+  assert dcnn.make_model(cfg) == DCNN()
 
 
 def inference_setup(height, width, channels=5, seed=0):
-  cfg = model_lib.default_model_config()
-  model = model_lib.make_model(cfg)
+  cfg = dcnn.default_model_config()
+  model = dcnn.make_model(cfg)
   params = random_params(model, channels, seed)
   inputs = np.random.default_rng(seed).random((height, width, channels), dtype=np.float32)
   # Rescale the reconstruction so raw predictions have mean 0.5 and std 0.5: some fall
@@ -179,7 +181,7 @@ def inference_setup(height, width, channels=5, seed=0):
 
 def test_predict_alpha_is_padded_forward_pass_clipped():
   cfg, model, params, inputs = inference_setup(30, 41)
-  alpha = model_lib.predict_alpha(params, cfg, inputs, tile_pixels=10**6)
+  alpha = inference.predict_alpha(params, cfg, inputs, tile_pixels=10**6)
   padded = np.pad(inputs, ((6, 6), (6, 6), (0, 0)))
   raw = np.asarray(DCNN(conv_impl="flax").apply(params, padded[None]))[0, :, :, 0]
   assert alpha.shape == (30, 41) and alpha.dtype == np.float32
@@ -190,19 +192,19 @@ def test_predict_alpha_is_padded_forward_pass_clipped():
 @pytest.mark.parametrize("tile_pixels", [64, 150, 37 * 29 - 1])
 def test_tiled_prediction_equals_untiled(tile_pixels):
   cfg, _, params, inputs = inference_setup(37, 29, seed=1)
-  whole = model_lib.predict_alpha(params, cfg, inputs, tile_pixels=37 * 29)
-  tiled = model_lib.predict_alpha(params, cfg, inputs, tile_pixels=tile_pixels)
+  whole = inference.predict_alpha(params, cfg, inputs, tile_pixels=37 * 29)
+  tiled = inference.predict_alpha(params, cfg, inputs, tile_pixels=tile_pixels)
   assert 0.3 < np.mean((whole > 0) & (whole < 1))
   assert_close(tiled, whole)
 
 
 def test_tiling_covers_image_within_budget():
   for height, width, budget in [(800, 640, 128 * 128), (37, 29, 64), (5, 300, 100)]:
-    tile_h, tile_w, rows, cols = model_lib._tiling(height, width, budget)
+    tile_h, tile_w, rows, cols = inference._tiling(height, width, budget)
     assert tile_h * tile_w <= budget and (rows * cols == 1 or tile_h == tile_w)
     assert rows * tile_h >= height and (rows - 1) * tile_h < height
     assert cols * tile_w >= width and (cols - 1) * tile_w < width
-  assert model_lib._tiling(20, 30, 600) == (20, 30, 1, 1)
+  assert inference._tiling(20, 30, 600) == (20, 30, 1, 1)
 
 
 def test_keep_known_uses_trimap_values():
@@ -210,17 +212,17 @@ def test_keep_known_uses_trimap_values():
   trimap = np.full((25, 20), 0.5, np.float32)
   trimap[:5] = 1.0
   trimap[-5:] = 0.0
-  free = model_lib.predict_alpha(params, cfg, inputs)
-  kept = model_lib.predict_alpha(params, cfg, inputs, keep_known=trimap)
+  free = inference.predict_alpha(params, cfg, inputs)
+  kept = inference.predict_alpha(params, cfg, inputs, keep_known=trimap)
   np.testing.assert_array_equal(kept[:5], 1.0)
   np.testing.assert_array_equal(kept[-5:], 0.0)
   np.testing.assert_array_equal(kept[5:-5], free[5:-5])
   with pytest.raises(ValueError, match="keep_known"):
-    model_lib.predict_alpha(params, cfg, inputs, keep_known=trimap[1:])
+    inference.predict_alpha(params, cfg, inputs, keep_known=trimap[1:])
 
 
 def test_predict_alpha_rejects_batched_inputs():
   cfg, _, params, inputs = inference_setup(20, 20)
   with pytest.raises(ValueError, match=r"\(H, W, C\)"):
-    model_lib.predict_alpha(params, cfg, inputs[None])
+    inference.predict_alpha(params, cfg, inputs[None])
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from matting import patches
+from matting.data.trimap import trimap_masks
 from matting.errors import MattingInputError
-from matting.trimap import trimap_masks
+from matting.inputs import patches
 
 
 def _trimap_with_band(height=60, width=70):

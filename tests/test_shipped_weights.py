@@ -4,23 +4,25 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from matting import classic, cli, io, predict, pretrained, synthetic
+from matting import classic, cli, predict
+from matting.data import io, synthetic
+from matting.models import weights
 
 SEEDS = (0, 1, 2)
 
 
 @pytest.fixture(scope="module")
 def shipped():
-  path = pretrained.default_weights()
-  assert path is not None, f"{pretrained.DEFAULT_WEIGHTS} is missing from the package"
-  return pretrained.load_params(path)
+  path = weights.default_weights()
+  assert path is not None, f"{weights.DEFAULT_WEIGHTS} is missing from the package"
+  return weights.load_params(path)
 
 
 def test_shipped_weights_are_the_standard_network(shipped):
   _, cfg = shipped
   assert cfg.inputs.combination == "rgb_cf_knn"
   assert cfg.model.num_remap_layers == 4
-  provenance = pretrained.read_provenance(pretrained.default_weights())
+  provenance = weights.read_provenance(weights.default_weights())
   assert provenance["step"] == cfg.train.steps  # The last step, not one picked on validation.
 
 

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from matting import sparse_solve
+from matting.classic import sparse_solve
 
 
 def grid_laplacian(mask, seed=0):

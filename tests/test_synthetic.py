@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from matting import synthetic
+from matting.data import synthetic
+from matting.data.trimap import trimap_masks
 from matting.errors import MattingInputError
-from matting.trimap import trimap_masks
 
 FIELDS = ("image", "alpha", "trimap", "foreground", "background")
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from experiments import common
-from matting import train_data
-from matting.datasets import Example
+from matting.data.datasets import Example
 from matting.errors import MattingInputError
+from matting.inputs import training_set
 from tests.conftest import two_colour_example
 
 EXPERIMENTS = sorted(p.stem for p in (pathlib.Path(__file__).resolve().parents[1]
@@ -28,13 +28,13 @@ def test_backgrounds_add_every_image_of_background_dirs(tmp_path):
     iio.imwrite(tmp_path / f"bg{i}.png", np.full((8, 9, 3), 40 * i, np.uint8))
   aug = common.train_config("smoke").augment
   aug.update(num_backgrounds=2, photo_backgrounds=False, background_dirs=(str(tmp_path),))
-  pool = train_data.backgrounds(_examples(), aug, seed=0)
+  pool = training_set.backgrounds(_examples(), aug, seed=0)
   assert len(pool) == 2 + 3
   assert [bg.shape for bg in pool[:2]] == [(20, 30, 3)] * 2  # Synthetic: the largest size.
   np.testing.assert_allclose([bg.mean() for bg in pool[2:]], [0, 40 / 255, 80 / 255], atol=1e-6)
   aug.background_dirs = (str(tmp_path / "missing"),)
   with pytest.raises(MattingInputError, match="missing"):
-    train_data.backgrounds(_examples(), aug, seed=0)
+    training_set.backgrounds(_examples(), aug, seed=0)
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -58,10 +58,10 @@ def test_pretrained_recipe_meets_the_paper_scale():
 
 def test_patch_set_key_follows_background_folder_contents(tmp_path):
   cfg = common.train_config("smoke")
-  plain = train_data.patch_set_key(cfg)
+  plain = training_set.patch_set_key(cfg)
   cfg.augment.background_dirs = (str(tmp_path),)
   iio.imwrite(tmp_path / "bg.png", np.zeros((4, 4, 3), np.uint8))
-  first = train_data.patch_set_key(cfg)
-  assert first != plain and train_data.patch_set_key(cfg) == first
+  first = training_set.patch_set_key(cfg)
+  assert first != plain and training_set.patch_set_key(cfg) == first
   iio.imwrite(tmp_path / "bg.png", np.full((4, 4, 3), 9, np.uint8))
-  assert train_data.patch_set_key(cfg) != first
+  assert training_set.patch_set_key(cfg) != first

@@ -12,9 +12,9 @@ without a COO sort. `closed_form_alpha` solves the trimap-constrained system wit
 import numpy as np
 import scipy.sparse as sp
 
-from matting import sparse_solve
+from matting.classic import sparse_solve
+from matting.data.trimap import check_image_and_trimap, trimap_masks
 from matting.errors import MattingInputError
-from matting.trimap import check_image_and_trimap, trimap_masks
 
 
 def _box_or(mask, size, valid):

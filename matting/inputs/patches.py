@@ -8,12 +8,12 @@ boundary; few and many: long hair) — clustered into 20 groups by k-means, and 
 equally from every group so that no one kind of matte dominates training.
 """
 
-from absl import logging
 import numpy as np
+from absl import logging
 from scipy.cluster import vq
 
+from matting.data.trimap import trimap_masks
 from matting.errors import MattingInputError
-from matting.trimap import trimap_masks
 
 PATCH_IN = 27
 PATCH_OUT = 15

@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 
-from matting import io, synthetic
+from matting.data import io, synthetic
 from matting.errors import MattingInputError
 
 ALPHAMATTING_INPUT = "input_training_lowres"
@@ -33,7 +33,8 @@ class Example:
 def _alphamatting_dirs(root, trimap):
   """(input, trimap, gt) folders of the alphamatting.com training layout under root."""
   if trimap not in TRIMAP_KINDS:
-    raise MattingInputError(f"--trimap: expected one of {TRIMAP_KINDS}, got {trimap!r}")
+    raise MattingInputError(f"trimap kind: expected one of {TRIMAP_KINDS}, got {trimap!r}",
+                            field="data.trimaps")
   root = os.fspath(root)
   dirs = (os.path.join(root, ALPHAMATTING_INPUT), os.path.join(root, ALPHAMATTING_TRIMAPS, trimap),
           os.path.join(root, ALPHAMATTING_GT))

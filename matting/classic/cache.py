@@ -2,8 +2,9 @@
 
 Classic mattes are by far the slowest stage (seconds per image), and every (image, trimap,
 augmentation) needs its own (§4.1). Each matte is computed once, stored as a compressed
-`.npz` under `cache_dir/METHOD/KEY.npz` written atomically, and computed in parallel worker
-processes with a progress line. A killed run resumes with the mattes still missing.
+`.npz` under `cache_dir/METHOD/KEY.npz` (the matte as 'alpha', its solve time in seconds as
+'seconds') written atomically, and computed in parallel worker processes with a progress bar.
+A killed run resumes with the mattes still missing.
 """
 
 import concurrent.futures
@@ -11,12 +12,13 @@ import hashlib
 import json
 import multiprocessing
 import os
+import time
 
 import numpy as np
 
 from matting import classic
-from matting.io import atomic_path
-from matting.report import Progress
+from matting.console import Progress
+from matting.data.io import atomic_path
 
 # Bump when a solver's output changes for the same inputs and parameters.
 CACHE_VERSION = 1
@@ -39,14 +41,18 @@ def cache_path(cache_dir, method, key):
 
 
 def _load(path):
+  """(alpha, solve seconds or NaN for entries written before the time was stored)."""
   with np.load(path) as data:
-    return data["alpha"]
+    seconds = float(data["seconds"]) if "seconds" in data.files else float("nan")
+    return data["alpha"], seconds
 
 
 def _compute_and_store(path, method, image, trimap, params):
+  start = time.perf_counter()
   alpha = classic.classic_alpha(method, image, trimap, **(params or {}))
+  seconds = time.perf_counter() - start
   with atomic_path(path) as tmp:
-    np.savez_compressed(tmp, alpha=np.asarray(alpha, np.float32))
+    np.savez_compressed(tmp, alpha=np.asarray(alpha, np.float32), seconds=np.float64(seconds))
   return path
 
 
@@ -55,10 +61,11 @@ def cached_matte(cache_dir, method, image, trimap, params=None):
   path = cache_path(cache_dir, method, cache_key(image, trimap, method, params))
   if not os.path.exists(path):
     _compute_and_store(path, method, image, trimap, params)
-  return _load(path)
+  return _load(path)[0]
 
 
-def cached_mattes(cache_dir, examples, methods, params=None, processes=None, progress=True):
+def cached_mattes(cache_dir, examples, methods, params=None, processes=None, progress=True,
+                  with_seconds=False):
   """Returns [{method: alpha}] per example, computing missing mattes in worker processes.
 
   Args:
@@ -66,6 +73,7 @@ def cached_mattes(cache_dir, examples, methods, params=None, processes=None, pro
     methods: classic method names (see matting.classic).
     params: optional {method: {param: value}} passed to the solvers (and hashed).
     processes: worker count (default: CPU count); 1 computes in this process.
+    with_seconds: return [{method: (alpha, solve seconds)}] instead.
   """
   params = params or {}
   paths = [{m: cache_path(cache_dir, m, cache_key(e.image, e.trimap, m, params.get(m)))
@@ -91,4 +99,7 @@ def cached_mattes(cache_dir, examples, methods, params=None, processes=None, pro
           path = future.result()
           if meter:
             meter.update(done, os.path.basename(os.path.dirname(path)))
-  return [{m: _load(p) for m, p in per_example.items()} for per_example in paths]
+    if meter:
+      meter.close()
+  pick = (lambda entry: entry) if with_seconds else (lambda entry: entry[0])
+  return [{m: pick(_load(p)) for m, p in per_example.items()} for per_example in paths]

@@ -12,9 +12,9 @@ import re
 import numpy as np
 from scipy import ndimage
 
-from matting import io
-from matting.augment import composite
+from matting.data import io
 from matting.errors import MattingInputError
+from matting.inputs.augment import composite
 
 NAMED_COLORS = {
     "white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "green": (0, 255, 0),
@@ -34,7 +34,8 @@ def parse_color(text):
   elif _TRIPLE.fullmatch(text):
     rgb = tuple(int(v) for v in _TRIPLE.fullmatch(text).groups())
     if max(rgb) > 255:
-      raise MattingInputError(f"--background {text}: colour components must lie in 0-255")
+      raise MattingInputError(f"{text}: colour components must lie in 0-255",
+                              field="background")
   else:
     return None
   return np.asarray(rgb, np.float32) / 255
@@ -58,12 +59,12 @@ def load_background(spec, height, width):
   if color is not None:
     return np.broadcast_to(color, (height, width, 3))
   if not os.path.isfile(spec):
-    raise MattingInputError(f"--background {spec}: neither a colour (a name such as white, "
-                            "'#rrggbb' or 'r,g,b') nor an image file")
+    raise MattingInputError(f"{spec}: neither a colour (a name such as white, "
+                            "'#rrggbb' or 'r,g,b') nor an image file", field="background")
   try:
     background = io.read_image(spec)
   except MattingInputError as e:
-    raise MattingInputError(f"--background {e}") from e
+    raise MattingInputError(str(e), field="background") from e
   return cover_resize(background, height, width)
 
 

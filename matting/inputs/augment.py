@@ -13,13 +13,13 @@ or seed arguments, so a seed reproduces the same composites (and hits the same c
 
 import dataclasses
 
-from absl import logging
 import numpy as np
+from absl import logging
 from scipy import ndimage
 
-from matting.datasets import Example
+from matting.data.datasets import Example
+from matting.data.trimap import trimap_masks
 from matting.errors import MattingInputError
-from matting.trimap import trimap_masks
 
 # A warped known-region indicator must stay this close to 1 for the pixel to stay known.
 _KNOWN_TOLERANCE = 1e-6

@@ -7,14 +7,15 @@ Every problem raises `MattingInputError` naming the file.
 """
 
 import contextlib
+import json
 import os
 import tempfile
 import warnings
 
 import numpy as np
 
+from matting.data.trimap import check_trimap, quantize_trimap
 from matting.errors import MattingInputError
-from matting.trimap import check_trimap, quantize_trimap
 
 
 def _read_array(path):
@@ -139,7 +140,7 @@ def atomic_path(path):
 
 def _quantize(array, bits):
   if bits not in (8, 16):
-    raise MattingInputError(f"--bits: must be 8 or 16, got {bits}")
+    raise MattingInputError(f"bits must be 8 or 16, got {bits}", field="bits")
   dtype = np.uint8 if bits == 8 else np.uint16
   scale = np.iinfo(dtype).max
   return np.round(np.clip(array, 0.0, 1.0) * scale).astype(dtype)
@@ -170,3 +171,18 @@ def write_rgb(path, image):
   import imageio.v3 as iio
   with atomic_path(path) as tmp:
     iio.imwrite(tmp, _quantize(image, 8))
+
+
+def write_json(path, obj):
+  """Writes `obj` as indented, key-sorted JSON, atomically."""
+  with atomic_path(path) as tmp:
+    with open(tmp, "w") as f:
+      json.dump(obj, f, indent=2, sort_keys=True)
+      f.write("\n")
+
+
+def write_text(path, text):
+  """Writes `text` to `path` atomically."""
+  with atomic_path(path) as tmp:
+    with open(tmp, "w") as f:
+      f.write(text)

@@ -7,9 +7,13 @@ import numpy as np
 import pytest
 
 from experiments.common import train_config
-from matting import checkpoints, cli, inputs, io, predict, pretrained, train_step
+from matting import cli, predict
+from matting.data import io
 from matting.errors import MattingInputError
-from matting.model import make_model
+from matting.inputs import stacks
+from matting.models import weights
+from matting.models.dcnn import make_model
+from matting.training import checkpoints, optim, steps
 from tests.conftest import two_colour_example
 
 BEST_STEP, LATEST_STEP = 1, 2
@@ -22,9 +26,9 @@ def make_tiny_run(workdir):
   checkpoints.write_config(workdir, cfg)
   manager = checkpoints.make_manager(os.path.join(workdir, "checkpoints"), cfg.checkpoint)
   for seed, (step, sad) in enumerate([(BEST_STEP, 1.0), (LATEST_STEP, 2.0)]):
-    state = train_step.create_train_state(
-        jax.random.key(seed), make_model(cfg.model), inputs.num_channels(cfg.inputs.combination),
-        train_step.make_optimizer(cfg.train), cfg.train.loss)
+    state = steps.create_train_state(
+        jax.random.key(seed), make_model(cfg.model), stacks.num_channels(cfg.inputs.combination),
+        optim.make_optimizer(cfg.train), cfg.train.loss)
     state = state.replace(step=np.int32(step))
     checkpoints.save(manager, state, metrics={"sad": sad}, force=True)
   manager.close()
@@ -39,12 +43,12 @@ def tiny_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(tiny_run, tmp_path_factory):
   path = tmp_path_factory.mktemp("weights") / "tiny.npz"
-  assert pretrained.export_params(tiny_run, path, "best", command="pytest") == BEST_STEP
+  assert checkpoints.export_weights(tiny_run, path, "best", command="pytest") == BEST_STEP
   return str(path)
 
 
 def assert_same_tree(a, b):
-  flat_a, flat_b = pretrained.flatten_params(a), pretrained.flatten_params(b)
+  flat_a, flat_b = weights.flatten_params(a), weights.flatten_params(b)
   assert sorted(flat_a) == sorted(flat_b)
   for key in flat_a:
     assert flat_a[key].dtype == flat_b[key].dtype, key
@@ -53,17 +57,17 @@ def assert_same_tree(a, b):
 
 def test_flatten_unflatten_round_trip():
   tree = {"params": {"conv1": {"kernel": np.ones((2, 3))}, "conv2": {"bias": np.zeros(4)}}}
-  flat = pretrained.flatten_params(tree)
+  flat = weights.flatten_params(tree)
   assert sorted(flat) == ["params/conv1/kernel", "params/conv2/bias"]
-  assert_same_tree(pretrained.unflatten_params(flat), tree)
+  assert_same_tree(weights.unflatten_params(flat), tree)
 
 
 def test_export_round_trips_params_and_config(tiny_run, exported):
-  params, cfg = pretrained.load_params(exported)
-  ckpt_params, ckpt_cfg = predict.load_trained(tiny_run, "best")
+  params, cfg = weights.load_params(exported)
+  ckpt_params, ckpt_cfg = checkpoints.restore_params(tiny_run, "best")[:2]
   assert_same_tree(params, ckpt_params)
   assert cfg.to_dict() == ckpt_cfg.to_dict()
-  assert pretrained.read_provenance(exported) == {
+  assert weights.read_provenance(exported) == {
       "run_dir": os.path.abspath(tiny_run), "step": BEST_STEP, "which": "best",
       "command": "pytest"}
   assert os.listdir(os.path.dirname(exported)) == ["tiny.npz"]  # No temporary left over.
@@ -71,9 +75,9 @@ def test_export_round_trips_params_and_config(tiny_run, exported):
 
 def test_exported_weights_predict_like_the_checkpoint(tiny_run, exported):
   image, trimap, _ = two_colour_example(30, 36)
-  params, cfg = pretrained.load_params(exported)
+  params, cfg = weights.load_params(exported)
   alpha = predict.predict_image(params, cfg, image, trimap, keep_known=False)
-  expected = predict.predict_image(*predict.load_trained(tiny_run, "best"), image, trimap,
+  expected = predict.predict_image(*checkpoints.restore_params(tiny_run, "best")[:2], image, trimap,
                                    keep_known=False)
   np.testing.assert_array_equal(alpha, expected)
   assert alpha.shape == trimap.shape and np.all(np.isfinite(alpha))
@@ -82,20 +86,20 @@ def test_exported_weights_predict_like_the_checkpoint(tiny_run, exported):
 @pytest.mark.parametrize("which, step", [("latest", LATEST_STEP), (BEST_STEP, BEST_STEP)])
 def test_export_chooses_the_step(tiny_run, exported, tmp_path, which, step):
   path = tmp_path / "w.npz"
-  assert pretrained.export_params(tiny_run, path, which) == step
-  assert pretrained.read_provenance(path)["step"] == step
-  params, _ = pretrained.load_params(path)
-  flat = pretrained.flatten_params(params)
-  best = pretrained.flatten_params(pretrained.load_params(exported)[0])
+  assert checkpoints.export_weights(tiny_run, path, which) == step
+  assert weights.read_provenance(path)["step"] == step
+  params, _ = weights.load_params(path)
+  flat = weights.flatten_params(params)
+  best = weights.flatten_params(weights.load_params(exported)[0])
   same = all(np.array_equal(flat[k], best[k]) for k in best)
   assert same == (step == BEST_STEP)
 
 
 def test_export_rejects_missing_step_and_non_run(tiny_run, tmp_path):
   with pytest.raises(MattingInputError, match="step 7"):
-    pretrained.export_params(tiny_run, tmp_path / "w.npz", 7)
+    checkpoints.export_weights(tiny_run, tmp_path / "w.npz", 7)
   with pytest.raises(MattingInputError, match="config.json"):
-    pretrained.export_params(tmp_path, tmp_path / "w.npz")
+    checkpoints.export_weights(tmp_path, tmp_path / "w.npz")
   assert not (tmp_path / "w.npz").exists()
 
 
@@ -104,14 +108,14 @@ def test_load_params_rejects_other_files(tmp_path):
   (tmp_path / "text.npz").write_text("not an archive")
   for name in ("plain.npz", "text.npz", "missing.npz"):
     with pytest.raises(MattingInputError, match=name):
-      pretrained.load_params(tmp_path / name)
+      weights.load_params(tmp_path / name)
 
 
 def test_default_weights_only_when_shipped(monkeypatch, exported, tmp_path):
-  monkeypatch.setattr(pretrained, "DEFAULT_WEIGHTS", str(tmp_path / "absent.npz"))
-  assert pretrained.default_weights() is None
-  monkeypatch.setattr(pretrained, "DEFAULT_WEIGHTS", exported)
-  assert pretrained.default_weights() == exported
+  monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", str(tmp_path / "absent.npz"))
+  assert weights.default_weights() is None
+  monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", exported)
+  assert weights.default_weights() == exported
 
 
 def test_cli_export_then_predict_matches_run_dir(tiny_run, example_files, tmp_path):
@@ -127,17 +131,17 @@ def test_cli_export_then_predict_matches_run_dir(tiny_run, example_files, tmp_pa
 
 def test_cli_predict_uses_shipped_weights(monkeypatch, exported, tiny_run, example_files,
                                           tmp_path):
-  monkeypatch.setattr(pretrained, "DEFAULT_WEIGHTS", exported)
+  monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", exported)
   out = tmp_path / "a.npy"
   assert cli.main(["predict", str(example_files["image"]), str(example_files["trimap"]),
                    "-o", str(out)]) == 0
   image, trimap = io.read_image_and_trimap(example_files["image"], example_files["trimap"])
-  expected = predict.predict_image(*predict.load_trained(tiny_run), image, trimap)
+  expected = predict.predict_image(*checkpoints.restore_params(tiny_run)[:2], image, trimap)
   np.testing.assert_array_equal(np.load(out), expected)
 
 
 def test_cli_predict_without_weights_exits_2(monkeypatch, example_files, tmp_path, capsys):
-  monkeypatch.setattr(pretrained, "DEFAULT_WEIGHTS", str(tmp_path / "absent.npz"))
+  monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", str(tmp_path / "absent.npz"))
   out = tmp_path / "a.png"
   assert cli.main(["predict", str(example_files["image"]), str(example_files["trimap"]),
                    "-o", str(out)]) == cli.EXIT_BAD_INPUT

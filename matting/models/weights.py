@@ -12,13 +12,14 @@ import os
 import ml_collections
 import numpy as np
 
+from matting.data.io import atomic_path
 from matting.errors import MattingInputError
-from matting.io import atomic_path
 
 CONFIG_KEY = "config.json"
 PROVENANCE_KEY = "provenance.json"
-DEFAULT_WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights",
-                               "dcnn_rgb_cf_knn.npz")
+WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "weights")
+DEFAULT_WEIGHTS = os.path.join(WEIGHTS_DIR, "dcnn_rgb_cf_knn.npz")
 
 
 def default_weights():
@@ -50,27 +51,15 @@ def unflatten_params(flat):
   return tree
 
 
-def export_params(run_dir, out_path, which="best", command=""):
-  """Writes checkpoint `which` of a training run as one weights file, atomically.
-
-  which: 'best' (lowest validation SAD, falling back to the latest), 'latest', or a step.
-  command: how the run was trained or exported, kept as provenance.
-  Returns the step exported.
-  """
-  from matting import predict  # Deferred: JAX and orbax are needed to read checkpoints only.
-  run_dir = os.path.abspath(run_dir)
-  if os.path.basename(run_dir) == "checkpoints":
-    run_dir = os.path.dirname(run_dir)
-  _, _, step = predict.resolve_step(run_dir, which)
-  params, cfg = predict.load_trained(run_dir, step)
-  provenance = {"run_dir": run_dir, "step": step, "which": str(which), "command": command}
+def save_weights(path, params, cfg, provenance=None):
+  """Writes `params` (a nested dict of arrays), the experiment config and provenance as one
+  weights file, atomically."""
   arrays = flatten_params(params)
   arrays[CONFIG_KEY] = np.array(cfg.to_json_best_effort(sort_keys=True))
-  arrays[PROVENANCE_KEY] = np.array(json.dumps(provenance, sort_keys=True))
-  with atomic_path(out_path) as tmp:
+  arrays[PROVENANCE_KEY] = np.array(json.dumps(provenance or {}, sort_keys=True))
+  with atomic_path(path) as tmp:
     with open(tmp, "wb") as f:  # A file object: np.savez would append '.npz' to a name.
       np.savez(f, **arrays)
-  return step
 
 
 def _read(path):
@@ -88,7 +77,7 @@ def _read(path):
 
 
 def load_params(path):
-  """(params, config) from a weights file, ready for `predict.predict_image`."""
+  """(params, config) from a weights file, ready for `matting.predict.predict_image`."""
   arrays = _read(os.fspath(path))
   cfg = ml_collections.ConfigDict(json.loads(str(arrays.pop(CONFIG_KEY))))
   arrays.pop(PROVENANCE_KEY, None)

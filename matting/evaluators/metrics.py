@@ -20,10 +20,11 @@ import math
 import numpy as np
 import scipy.ndimage
 
+from matting.data.trimap import trimap_masks
 from matting.errors import MattingInputError
-from matting.trimap import trimap_masks
 
 SCALE = 1000.0
+METRIC_KEYS = ("sad", "mse", "grad", "conn")
 _FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 
 

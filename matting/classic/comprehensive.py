@@ -46,9 +46,9 @@ import scipy.ndimage as ndi
 import scipy.sparse as sp
 from scipy.spatial.distance import cdist
 
-from matting import sparse_solve
-from matting.closed_form import closed_form_laplacian
-from matting.trimap import check_image_and_trimap, trimap_masks
+from matting.classic import sparse_solve
+from matting.classic.closed_form import closed_form_laplacian
+from matting.data.trimap import check_image_and_trimap, trimap_masks
 
 
 def _kmeans_labels(points, k, rng, max_fit_points, distinct=False):

@@ -1,4 +1,4 @@
-"""Train-state checkpoints with orbax, and the experiment config saved beside them.
+"""Train-state checkpoints with orbax, the run's config beside them, and reading them back.
 
 A checkpoint is saved every `every_steps` steps and when forced (at the end of training);
 the last `keep_last` are kept, plus the `keep_best` with the lowest validation metric
@@ -7,15 +7,19 @@ the last `keep_last` are kept, plus the `keep_best` with the lowest validation m
 Saves are synchronous: the model is tiny, and the train step donates the state's buffers.
 """
 
+import contextlib
 import json
 import os
 
 import jax
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
-from matting.io import atomic_path
+from matting.data.io import atomic_path
+from matting.errors import MattingInputError
+from matting.models import weights
 
 CONFIG_NAME = "config.json"
 
@@ -87,3 +91,61 @@ def read_config(directory):
   """The ConfigDict written by `write_config` (tuples come back as lists)."""
   with open(os.path.join(directory, CONFIG_NAME)) as f:
     return ml_collections.ConfigDict(json.load(f))
+
+
+def run_dir_of(path):
+  """The training work directory for `path`, which may name it or its checkpoints/ folder."""
+  path = os.path.abspath(path)
+  return os.path.dirname(path) if os.path.basename(path) == "checkpoints" else path
+
+
+@contextlib.contextmanager
+def open_run(run_dir):
+  """(config, CheckpointManager) of a training work directory; the manager is closed after."""
+  run_dir = run_dir_of(run_dir)
+  if not os.path.exists(os.path.join(run_dir, CONFIG_NAME)):
+    raise MattingInputError(f"{run_dir}: no {CONFIG_NAME}; expected a training work directory",
+                            field="checkpoint")
+  cfg = read_config(run_dir)
+  manager = make_manager(os.path.join(run_dir, "checkpoints"), cfg.checkpoint)
+  try:
+    yield cfg, manager
+  finally:
+    manager.close()
+
+
+def resolve_step(manager, which="best", run_dir=""):
+  """The step of checkpoint `which`: 'best' (lowest validation metric, else the latest),
+  'latest', or a step number that must have been saved."""
+  steps = manager.all_steps()
+  step = {"best": manager.best_step(), "latest": manager.latest_step()}.get(which, which)
+  step = manager.latest_step() if step is None else int(step)
+  if step not in steps:
+    raise MattingInputError(f"{run_dir}: no checkpoint at step {which}; saved: {sorted(steps)}",
+                            field="step")
+  return step
+
+
+def restore_params(run_dir, which="best"):
+  """(params, config, step) of checkpoint `which` (see `resolve_step`) of a training run.
+
+  Only the saved tree is read (no optimizer or model is built): the parameters come back as
+  host arrays.
+  """
+  with open_run(run_dir) as (cfg, manager):
+    step = resolve_step(manager, which, run_dir)
+    items = manager.restore(step, args=ocp.args.StandardRestore())
+  params = jax.tree.map(np.asarray, items["params"])
+  return params, cfg, step
+
+
+def export_weights(run_dir, out_path, which="best", command=""):
+  """Writes checkpoint `which` of a training run as one weights file (models/weights.py).
+
+  command: how the run was trained or exported, kept as provenance. Returns the step.
+  """
+  run_dir = run_dir_of(run_dir)
+  params, cfg, step = restore_params(run_dir, which)
+  provenance = {"run_dir": run_dir, "step": step, "which": str(which), "command": command}
+  weights.save_weights(out_path, params, cfg, provenance)
+  return step

@@ -14,10 +14,13 @@ import jax
 import numpy as np
 from absl import logging
 
-from matting import checkpoints, report, train_data, train_step
-from matting.inputs import num_channels
-from matting.metrics import compute_metrics
-from matting.model import make_model, predict_alpha
+from matting.console import Progress
+from matting.data import io, splits
+from matting.evaluators import scoring
+from matting.inputs import training_set
+from matting.inputs.stacks import num_channels
+from matting.models.dcnn import make_model
+from matting.training import checkpoints, optim, sharding, steps
 
 HISTORY = "history.json"
 RESULT = "result.json"
@@ -37,34 +40,21 @@ def patch_loss(state, patch_set, batch_size, mesh):
   totals = []
   for start in range(0, n, batch_size):
     batch = {k: np.asarray(v[start:start + batch_size], np.float32) for k, v in patch_set.items()}
-    totals.append(jax.device_get(train_step.eval_step(state,
-                                                      train_step.shard_batch(batch, mesh))))
+    totals.append(jax.device_get(steps.eval_step(state, sharding.shard_batch(batch, mesh))))
   return {k: float(np.mean([t[k] for t in totals])) for k in totals[0]} if totals else {}
 
 
-def score_images(params, model_cfg, val):
-  """Per-image metrics and forward time of the network on one validation set."""
-  rows = []
-  for example, stack in zip(val["examples"], val["stacks"]):
-    start = time.perf_counter()
-    alpha = predict_alpha(params, model_cfg, stack)
-    seconds = time.perf_counter() - start
-    rows.append({"image": example.name, "seconds": seconds,
-                 **compute_metrics(alpha, example.alpha, example.trimap)})
-  return rows
-
-
 def validate(state, cfg, val_data, mesh):
-  """{set: {loss, sad, mse, grad, conn, seconds}} plus the mean SAD over sets as 'sad'."""
+  """{set: {val_loss, sad, mse, grad, conn, seconds}} plus the mean SAD over sets as 'sad'."""
   params = jax.device_get(state.params)
   out = {}
   for name, val in val_data.items():
-    rows = score_images(params, cfg.model, val)
-    means = report.mean_rows([dict(r, set=name) for r in rows], "set",
-                             report.METRIC_KEYS + ("seconds",))[0]
+    alphas, seconds = scoring.predict_stacks(params, cfg.model, val["stacks"])
+    rows = scoring.score_alphas(name, "dcnn", val["examples"], alphas, seconds)
+    means = scoring.summarize(rows)[0]
     loss = patch_loss(state, val["patches"], cfg.train.batch_size, mesh)
     out[name] = {"val_loss": loss.get("loss", float("nan")),
-                 **{k: means[k] for k in report.METRIC_KEYS + ("seconds",)}}
+                 **{k: means[k] for k in scoring.VALUE_KEYS}}
   out["sad"] = float(np.mean([v["sad"] for v in out.values()]))
   return out
 
@@ -81,54 +71,55 @@ def _load_history(workdir, step):
 def train_and_evaluate(cfg, workdir, cache_dir):
   """Trains (or resumes) one configuration; returns the final validation results."""
   # Bad data paths and config values raise here, before anything is written.
-  train_examples, val_sets = train_data.split_examples(cfg.data)
-  mesh = train_step.make_mesh()
+  train_examples, val_sets = splits.split_examples(cfg.data)
+  mesh = sharding.make_mesh()
   model = make_model(cfg.model)
-  state = train_step.create_train_state(
+  state = steps.create_train_state(
       jax.random.key(cfg.seed), model, num_channels(cfg.inputs.combination),
-      train_step.make_optimizer(cfg.train), cfg.train.loss)
+      optim.make_optimizer(cfg.train), cfg.train.loss)
   os.makedirs(workdir, exist_ok=True)
   checkpoints.write_config(workdir, cfg)
-  patch_set = train_data.train_patches(cfg, train_examples, cache_dir)
-  val_data = train_data.validation_data(cfg, val_sets, cache_dir)
+  patch_set = training_set.train_patches(cfg, train_examples, cache_dir)
+  val_data = training_set.validation_data(cfg, val_sets, cache_dir)
 
   manager = checkpoints.make_manager(os.path.join(workdir, "checkpoints"), cfg.checkpoint)
   if manager.latest_step() is not None:
     state = checkpoints.restore(manager, state)
     logging.info("resumed from step %d", int(state.step))
-  state = train_step.replicate(state, mesh)
+  state = sharding.replicate(state, mesh)
   start_step = int(jax.device_get(state.step))
   history = _load_history(workdir, start_step)
 
-  steps, every = cfg.train.steps, cfg.checkpoint.every_steps
-  meter = report.Progress(steps, f"train {os.path.basename(os.path.normpath(workdir))}")
+  num_steps, every = cfg.train.steps, cfg.checkpoint.every_steps
+  meter = Progress(num_steps, f"train {os.path.basename(os.path.normpath(workdir))}")
   tic, window = time.perf_counter(), []
-  for step in range(start_step, steps):
-    batch = train_step.shard_batch(batch_at(patch_set, cfg.seed, step, cfg.train.batch_size),
-                                   mesh)
-    state, metrics = train_step.train_step(state, batch)
+  for step in range(start_step, num_steps):
+    batch = sharding.shard_batch(batch_at(patch_set, cfg.seed, step, cfg.train.batch_size),
+                                 mesh)
+    state, metrics = steps.train_step(state, batch)
     window.append(metrics)
     done = step + 1
-    if done % cfg.train.log_every == 0 or done == steps:
+    if done % cfg.train.log_every == 0 or done == num_steps:
       means = {k: float(np.mean([jax.device_get(m[k]) for m in window])) for k in window[0]}
       history["train"].append({"step": done, **means})
       rate = len(window) / (time.perf_counter() - tic)
       meter.update(done, f"loss {means['loss']:.5f}  {rate:.1f} steps/s")
       tic, window = time.perf_counter(), []
-    if done % every == 0 or done == steps:
+    if done % every == 0 or done == num_steps:
       val = validate(state, cfg, val_data, mesh)
       history["val"].append({"step": done, **val})
-      checkpoints.save(manager, state, {"sad": val["sad"]}, force=done == steps)
-      report.write_json(os.path.join(workdir, HISTORY), history)
+      checkpoints.save(manager, state, {"sad": val["sad"]}, force=done == num_steps)
+      io.write_json(os.path.join(workdir, HISTORY), history)
       logging.info("step %d validation: %s", done, val)
       tic = time.perf_counter()
 
   best_step = manager.best_step()
   final = history["val"][-1] if history["val"] else {}
-  result = {"final_step": steps, "best_step": best_step, "final": final,
+  result = {"final_step": num_steps, "best_step": best_step, "final": final,
             "best": next((h for h in history["val"] if h["step"] == best_step), final),
             "train_patches": int(len(patch_set["targets"])),
             "cluster_counts": patch_set["counts"].tolist()}
-  report.write_json(os.path.join(workdir, RESULT), result)
+  io.write_json(os.path.join(workdir, RESULT), result)
+  meter.close()
   manager.close()
   return result

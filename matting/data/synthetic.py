@@ -14,8 +14,8 @@ import dataclasses
 import numpy as np
 from scipy import ndimage, signal, sparse
 
+from matting.data.trimap import trimap_masks
 from matting.errors import MattingInputError
-from matting.trimap import trimap_masks
 
 # α below half an 8-bit step is set to 0, and above 1 minus it to 1, so that invisible
 # Gaussian tails do not widen the unknown band and an 8-bit copy of α keeps the same trimap.

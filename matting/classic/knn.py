@@ -14,9 +14,9 @@ import scipy.sparse as sp
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from matting import sparse_solve
+from matting.classic import sparse_solve
+from matting.data.trimap import check_image, check_image_and_trimap, trimap_masks
 from matting.errors import MattingInputError
-from matting.trimap import check_image, check_image_and_trimap, trimap_masks
 
 COLOR_SPACES = ("hsv", "rgb")
 

@@ -5,8 +5,11 @@ better captured by the mattes) stacked with αc (closed-form) and αk (KNN). Fig
 other combinations; each name lists its extra channels after RGB, in this order.
 """
 
+import os
+
 import numpy as np
 
+from matting.classic import cache
 from matting.errors import MattingInputError
 
 # name -> the channels after normalised RGB: 'trimap' or a classic method of matting.classic.
@@ -25,7 +28,7 @@ def extra_channels(combination):
   """The channel names after RGB for a combination; raises a clear error for unknown names."""
   if combination not in COMBINATIONS:
     raise MattingInputError(f"input combination {combination!r} is unknown; choose from "
-                            f"{', '.join(COMBINATIONS)}")
+                            f"{', '.join(COMBINATIONS)}", field="inputs.combination")
   return COMBINATIONS[combination]
 
 
@@ -63,3 +66,13 @@ def input_stack(image, trimap, mattes, combination=DEFAULT_COMBINATION):
       raise MattingInputError(f"input combination {combination!r} needs the {name!r} matte, "
                               f"which was not computed (have: {sorted(mattes)})")
   return np.concatenate(channels, axis=-1)
+
+
+def example_stacks(examples, combination, cache_dir, processes=None):
+  """[(stack, alpha, trimap)] per example, with the combination's classic mattes from the
+  cache under `cache_dir/mattes` (computed there when missing)."""
+  methods = classic_methods(combination)
+  mattes = (cache.cached_mattes(os.path.join(cache_dir, "mattes"), examples, methods,
+                                processes=processes) if methods else [{}] * len(examples))
+  return [(input_stack(e.image, e.trimap, m, combination), e.alpha, e.trimap)
+          for e, m in zip(examples, mattes)]

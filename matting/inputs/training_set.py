@@ -1,10 +1,10 @@
-"""Training and validation data for the DCNN (§4.1), from a data config to patch arrays.
+"""The DCNN's training and validation patches (§4.1), from examples to cached patch arrays.
 
-Flow: split whole images into train/validation (a validation image and its augmentations
-never enter training) → estimate each training foreground from its GT alpha → re-composite
-onto new backgrounds with rotation/reflection/resizing → classic mattes recomputed on every
-composite (cached) → input stacks → 20-cluster balanced 27×27/15×15 patches. The patch set
-is itself cached, keyed by everything it depends on, so sweep points share it.
+Flow: estimate each training foreground from its GT alpha → re-composite onto new
+backgrounds with rotation/reflection/resizing → classic mattes recomputed on every composite
+(cached) → input stacks → 20-cluster balanced 27×27/15×15 patches. The patch set is itself
+cached, keyed by everything it depends on, so sweep points share it. The split into training
+and validation images is data/splits.py's.
 """
 
 import hashlib
@@ -14,43 +14,12 @@ import os
 import numpy as np
 from absl import logging
 
-from matting import augment, cache, datasets, inputs, patches, synthetic
-from matting.errors import MattingInputError
-from matting.foreground import estimate_foreground
-from matting.io import atomic_path
+from matting.compose.foreground import estimate_foreground
+from matting.data import datasets, synthetic
+from matting.data.io import atomic_path
+from matting.inputs import augment, patches, stacks
 
 PATCHES_VERSION = 1
-
-
-def split_examples(data_cfg):
-  """(train, {set name: validation examples}) by the config's fixed validation names.
-
-  Real data (`data_cfg.dir`): every trimap kind of a training image trains; validation is
-  reported per trimap kind. Synthetic: disjoint seeds for training and validation.
-  """
-  if data_cfg.dir:
-    present = datasets.list_alphamatting(data_cfg.dir, trimap=data_cfg.trimaps[0])
-    val_names = [n for n in data_cfg.val_names if n in present]
-    missing = sorted(set(data_cfg.val_names) - set(present))
-    if missing:
-      logging.warning("validation names not in %s: %s", data_cfg.dir, missing)
-    train_names = [n for n in present if n not in val_names]
-    if data_cfg.train_names:
-      train_names = [n for n in data_cfg.train_names if n in train_names]
-    if not train_names or not val_names:
-      raise MattingInputError(f"--data_dir {data_cfg.dir}: need at least one training and one "
-                              f"validation image (validation names: {list(data_cfg.val_names)})")
-    train, val = [], {}
-    for trimap in data_cfg.trimaps:
-      train += datasets.load_alphamatting(data_cfg.dir, trimap=trimap, names=train_names)
-      val[f"alphamatting_{trimap}"] = datasets.load_alphamatting(data_cfg.dir, trimap=trimap,
-                                                                 names=val_names)
-    return train, val
-  syn = data_cfg.synthetic
-  make = lambda seed, num: datasets.synthetic_set(seed=seed, num=num, height=syn.height,
-                                                  width=syn.width,
-                                                  unknown_width=syn.unknown_width)
-  return make(syn.seed, syn.num), {"synthetic": make(syn.val_seed, syn.num_val)}
 
 
 def backgrounds(train_examples, aug_cfg, seed):
@@ -75,15 +44,6 @@ def training_composites(train_examples, aug_cfg, seed):
       max_angle_deg=aug_cfg.max_angle_deg, scale_range=tuple(aug_cfg.scale_range),
       flip_prob=aug_cfg.flip_prob)
   return (list(train_examples) if aug_cfg.include_originals else []) + composites
-
-
-def input_stacks(examples, combination, cache_dir, processes=None):
-  """[(stack, alpha, trimap)] with the combination's classic mattes from the cache."""
-  methods = inputs.classic_methods(combination)
-  mattes = (cache.cached_mattes(os.path.join(cache_dir, "mattes"), examples, methods,
-                                processes=processes) if methods else [{}] * len(examples))
-  return [(inputs.input_stack(e.image, e.trimap, m, combination), e.alpha, e.trimap)
-          for e, m in zip(examples, mattes)]
 
 
 def _images_digest(folder):
@@ -111,9 +71,9 @@ def patch_set_key(cfg):
 def _build_train_patches(cfg, train_examples, cache_dir):
   composites = training_composites(train_examples, cfg.augment, cfg.seed)
   logging.info("training composites: %d from %d images", len(composites), len(train_examples))
-  stacks = input_stacks(composites, cfg.inputs.combination, cache_dir)
+  examples_stacks = stacks.example_stacks(composites, cfg.inputs.combination, cache_dir)
   patch_set = patches.build_patch_set(
-      stacks, cfg.patches.num_patches, cfg.seed, max_per_image=cfg.patches.max_per_image,
+      examples_stacks, cfg.patches.num_patches, cfg.seed, max_per_image=cfg.patches.max_per_image,
       num_clusters=cfg.patches.num_clusters, stride=cfg.patches.stride)
   patch_set["num_composites"] = np.asarray(len(composites))
   return patch_set
@@ -137,10 +97,10 @@ def validation_data(cfg, val_sets, cache_dir):
   """Per validation set: whole-image stacks (for SAD etc.) and unaugmented patches (loss)."""
   out = {}
   for name, examples in val_sets.items():
-    stacks = input_stacks(examples, cfg.inputs.combination, cache_dir)
-    patch_set = patches.build_patch_set(stacks, cfg.patches.num_val_patches, cfg.seed + 1,
+    examples_stacks = stacks.example_stacks(examples, cfg.inputs.combination, cache_dir)
+    patch_set = patches.build_patch_set(examples_stacks, cfg.patches.num_val_patches, cfg.seed + 1,
                                         num_clusters=cfg.patches.num_clusters,
                                         stride=cfg.patches.stride)
-    out[name] = {"examples": examples, "stacks": [s for s, _, _ in stacks],
+    out[name] = {"examples": examples, "stacks": [s for s, _, _ in examples_stacks],
                  "patches": {"inputs": patch_set["inputs"], "target": patch_set["targets"]}}
   return out

@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from matting.io import atomic_path
-from matting.metrics import sad
-from matting.trimap import trimap_masks
+from matting.data.io import atomic_path
+from matting.data.trimap import trimap_masks
+from matting.evaluators.metrics import sad
 
 DPI = 100
 ERROR_CMAP = "inferno"  # perceptually uniform, dark = no error
@@ -175,7 +175,8 @@ def layer_responses(params, model_config, patches):
   """
   import jax
   import jax.numpy as jnp
-  from matting.model import make_model
+
+  from matting.models.dcnn import make_model
   model = make_model(model_config)
   _, state = model.apply(params, jnp.asarray(patches, jnp.float32), capture_intermediates=True,
                          mutable=["intermediates"])

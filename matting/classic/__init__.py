@@ -8,9 +8,9 @@ is imported on first use so that asking for one method does not pay for the othe
 import importlib
 
 METHODS = {
-    "cf": ("matting.closed_form", "closed_form_alpha"),
-    "knn": ("matting.knn", "knn_alpha"),
-    "comp": ("matting.comprehensive", "comprehensive_alpha"),
+    "cf": ("matting.classic.closed_form", "closed_form_alpha"),
+    "knn": ("matting.classic.knn", "knn_alpha"),
+    "comp": ("matting.classic.comprehensive", "comprehensive_alpha"),
 }
 
 

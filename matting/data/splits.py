@@ -1,0 +1,43 @@
+"""The fixed split of a data config into training images and named validation sets.
+
+A validation image and its augmentations never enter training. Real data (`data.dir`, the
+alphamatting.com layout): every trimap kind of a training image trains, and validation is
+reported per trimap kind. Synthetic data: disjoint seeds for training and validation.
+"""
+
+from absl import logging
+
+from matting.data import datasets
+from matting.errors import MattingInputError
+
+
+def split_examples(data_cfg):
+  """(train, {set name: validation examples}) by the config's fixed validation names.
+
+  Real data (`data_cfg.dir`): every trimap kind of a training image trains; validation is
+  reported per trimap kind. Synthetic: disjoint seeds for training and validation.
+  """
+  if data_cfg.dir:
+    present = datasets.list_alphamatting(data_cfg.dir, trimap=data_cfg.trimaps[0])
+    val_names = [n for n in data_cfg.val_names if n in present]
+    missing = sorted(set(data_cfg.val_names) - set(present))
+    if missing:
+      logging.warning("validation names not in %s: %s", data_cfg.dir, missing)
+    train_names = [n for n in present if n not in val_names]
+    if data_cfg.train_names:
+      train_names = [n for n in data_cfg.train_names if n in train_names]
+    if not train_names or not val_names:
+      raise MattingInputError(f"{data_cfg.dir}: need at least one training and one "
+                              f"validation image (validation names: {list(data_cfg.val_names)})",
+                              field="data.dir")
+    train, val = [], {}
+    for trimap in data_cfg.trimaps:
+      train += datasets.load_alphamatting(data_cfg.dir, trimap=trimap, names=train_names)
+      val[f"alphamatting_{trimap}"] = datasets.load_alphamatting(data_cfg.dir, trimap=trimap,
+                                                                 names=val_names)
+    return train, val
+  syn = data_cfg.synthetic
+  make = lambda seed, num: datasets.synthetic_set(seed=seed, num=num, height=syn.height,
+                                                  width=syn.width,
+                                                  unknown_width=syn.unknown_width)
+  return make(syn.seed, syn.num), {"synthetic": make(syn.val_seed, syn.num_val)}

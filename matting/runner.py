@@ -1,0 +1,228 @@
+"""Runs an experiment's sweep in a work directory and writes its reports (called by launch.py).
+
+Kinds: 'classic' solves and scores the classic mattes; 'train' trains one DCNN per sweep
+point (a finished point is skipped, an interrupted one resumes), then scores every point and
+the cached classic baselines once and writes the sweep report (and each point's own report
+from the same rows); 'evaluate' scores every checkpoint under given work directories, and
+weights files, on the validation sets, reusing the cached classic mattes. All scoring goes
+through `evaluators.scoring`.
+"""
+
+import json
+import os
+
+import numpy as np
+from absl import logging
+
+from matting.data import io, splits
+from matting.errors import MattingInputError
+from matting.evaluators import scoring
+from matting.reports import tables
+
+ROW_COLUMNS = ("set", "image", "method", "sad", "mse", "grad", "conn", "seconds")
+SUMMARY_COLUMNS = ("set", "method", "images", "sad", "mse", "grad", "conn", "seconds")
+BASELINES = ("cf", "knn")
+
+
+def point_name(overrides):
+  """A sweep point's directory name: its 'name' entry, else its overrides."""
+  if "name" in overrides:
+    return str(overrides["name"])
+  if not overrides:
+    return "."
+  return ",".join(f"{key.split('.')[-1]}={value}" for key, value in overrides.items())
+
+
+def apply_overrides(cfg, overrides):
+  cfg = cfg.copy_and_resolve_references()
+  cfg.update_from_flattened_dict({k: v for k, v in overrides.items() if k != "name"})
+  return cfg
+
+
+def write_tables(workdir, title, rows):
+  """report.md (means; per-image rows when a set has several images), results.csv/.json."""
+  summary = scoring.summarize(rows)
+  text = f"# {title}\n\n## Mean over images\n\n" + tables.markdown_table(summary, SUMMARY_COLUMNS)
+  if any(row["images"] > 1 for row in summary):
+    text += "\n\n## Per image\n\n" + tables.markdown_table(rows, ROW_COLUMNS)
+  text += "\n"
+  io.write_text(os.path.join(workdir, "report.md"), text)
+  tables.write_csv(os.path.join(workdir, "results.csv"), rows, ROW_COLUMNS)
+  io.write_json(os.path.join(workdir, "results.json"), {"summary": summary, "rows": rows})
+  return text
+
+
+def run_classic(cfg, workdir):
+  """Solves and scores the classic methods on every validation set (timed, uncached)."""
+  methods = scoring.available_methods(cfg.methods, cfg.include_pymatting)
+  rows = []
+  for set_name, examples in splits.split_examples(cfg.data)[1].items():
+    rows += scoring.score_classic(set_name, examples, methods, params=cfg.params.to_dict())
+  return write_tables(workdir, "Classic mattes", rows)
+
+
+def _finished(workdir, cfg):
+  path = os.path.join(workdir, "result.json")
+  if not os.path.exists(path):
+    return False
+  with open(path) as f:
+    return json.load(f).get("final_step") == cfg.train.steps
+
+
+def run_train(cfg, workdir):
+  """Trains one DCNN configuration unless it already finished."""
+  from matting.training import loop  # JAX is imported only by the training path.
+  if _finished(workdir, cfg):
+    logging.info("%s already finished; skipping", workdir)
+  else:
+    loop.train_and_evaluate(cfg, workdir, cfg.cache_dir)
+
+
+def find_runs(paths):
+  """Training work directories (config.json + checkpoints/) at or under each path, and each
+  path that is itself a weights file (from `matting export`), in the order given."""
+  from matting.training import checkpoints
+  runs = []
+  for path in paths:
+    if os.path.isfile(path):
+      runs.append(os.path.normpath(path))
+      continue
+    for root, dirs, files in os.walk(path):
+      dirs.sort()
+      if checkpoints.CONFIG_NAME in files and "checkpoints" in dirs:
+        runs.append(os.path.normpath(root))
+        dirs.remove("checkpoints")
+  return runs
+
+
+def run_label(run_dir):
+  """'dcnn:NAME' for a run directory or a weights file (without '.npz')."""
+  return "dcnn:" + os.path.splitext(os.path.basename(os.path.normpath(run_dir)))[0]
+
+
+def _checkpoints_to_score(run_dir, all_steps):
+  from matting.training import checkpoints
+  if os.path.isfile(run_dir):
+    return [None]  # A weights file holds one set of parameters.
+  if not all_steps:
+    return ["best"]
+  with checkpoints.open_run(run_dir) as (_, manager):
+    return list(manager.all_steps())
+
+
+def baseline_rows(val_sets, cache_dir, methods=BASELINES):
+  """Rows of the cached classic mattes (with their cached solve times), and
+  {(set, image): {method: alpha}} for figures."""
+  from matting.classic import cache
+  rows, alphas = [], {}
+  for set_name, examples in val_sets.items():
+    entries = cache.cached_mattes(os.path.join(cache_dir, "mattes"), examples, methods,
+                                  with_seconds=True)
+    for method in methods:
+      rows += scoring.score_alphas(set_name, method, examples,
+                                   [e[method][0] for e in entries],
+                                   [e[method][1] for e in entries])
+    for example, per_method in zip(examples, entries):
+      alphas[(set_name, example.name)] = {m: a for m, (a, _) in per_method.items()}
+  return rows, alphas
+
+
+def run_rows(run_dir, val_sets, cache_dir, all_steps=False):
+  """Rows for a run's best checkpoint (or every checkpoint) or a weights file, and its alphas."""
+  from matting import predict
+  from matting.inputs import stacks
+  rows, alphas = [], {}
+  for which in _checkpoints_to_score(run_dir, all_steps):
+    params, cfg = predict.load_model(run_dir, which)
+    method = run_label(run_dir) + ("" if which in ("best", None) else f"@{which}")
+    for set_name, examples in val_sets.items():
+      stack_list = [s for s, _, _ in stacks.example_stacks(examples, cfg.inputs.combination,
+                                                           cache_dir)]
+      predictions, seconds = scoring.predict_stacks(params, cfg.model, stack_list)
+      rows += scoring.score_alphas(set_name, method, examples, predictions, seconds)
+      for example, alpha in zip(examples, predictions):
+        alphas.setdefault((set_name, example.name), {})[method] = alpha
+  return rows, alphas
+
+
+def evaluate_runs(cfg, workdir, run_dirs, title, figures=True, all_steps=False,
+                  point_reports=False):
+  """Scores the classic baselines once and every run; writes the report (and, with
+  `point_reports`, each run directory's own report from the same rows)."""
+  val_sets = splits.split_examples(cfg.data)[1]
+  base_rows, alphas = baseline_rows(val_sets, cfg.cache_dir)
+  rows = list(base_rows)
+  for run_dir in run_dirs:
+    run_rows_, run_alphas = run_rows(run_dir, val_sets, cfg.cache_dir, all_steps)
+    rows += run_rows_
+    if point_reports and os.path.normpath(run_dir) != os.path.normpath(workdir):
+      write_tables(run_dir, f"DCNN {os.path.basename(os.path.normpath(run_dir))}",
+                   base_rows + run_rows_)
+    for key, per_method in run_alphas.items():
+      alphas.setdefault(key, {}).update(per_method)
+  text = write_tables(workdir, title, rows)
+  if figures:
+    write_figures(workdir, val_sets, alphas, run_dirs, cfg.cache_dir)
+  return text
+
+
+def write_figures(workdir, val_sets, alphas, run_dirs, cache_dir):
+  """Qualitative grids per validation image, loss curves, and response maps (Fig. 5-8)."""
+  from matting import predict
+  from matting.inputs import stacks
+  from matting.reports import figures
+  figure_dir = os.path.join(workdir, "figures")
+  for set_name, examples in val_sets.items():
+    for example in examples:
+      figures.qualitative_grid(os.path.join(figure_dir, f"{set_name}_{example.name}.png"),
+                               example.image, example.trimap, example.alpha,
+                               alphas.get((set_name, example.name), {}),
+                               title=f"{set_name} {example.name}")
+  histories = {}
+  for run_dir in run_dirs:
+    path = os.path.join(run_dir, "history.json")
+    if os.path.exists(path):
+      with open(path) as f:
+        histories[os.path.basename(os.path.normpath(run_dir))] = json.load(f)
+  if histories:
+    figures.loss_curves(os.path.join(figure_dir, "loss_curves.png"), histories)
+  if run_dirs:
+    params, cfg = predict.load_model(run_dirs[0])
+    examples = next(iter(val_sets.values()))
+    stack = stacks.example_stacks(examples[:1], cfg.inputs.combination, cache_dir)[0]
+    figures.response_maps(os.path.join(figure_dir, "response_maps.png"), params, cfg.model,
+                          _two_patches(*stack),
+                          input_names=stacks.extra_channels(cfg.inputs.combination))
+
+
+def _two_patches(stack, alpha, trimap):
+  """Two 27x27 input patches at unknown pixels: the most and least transparent-looking."""
+  from matting.inputs.patches import PATCH_IN, patch_centers
+  centers = patch_centers(trimap, np.random.default_rng(0), max_per_image=512)
+  values = alpha[centers[:, 0], centers[:, 1]]
+  half = PATCH_IN // 2
+  chosen = [centers[np.argmin(np.abs(values - 0.5))], centers[np.argmax(values)]]
+  return [stack[r - half:r + half + 1, c - half:c + half + 1] for r, c in chosen]
+
+
+def run_sweep(cfg, workdir, sweep, title):
+  """Runs every sweep point in workdir/NAME; training sweeps end with one report over all."""
+  if cfg.kind not in RUNNERS:
+    raise MattingInputError(f"unknown experiment kind {cfg.kind!r}; choose from "
+                            f"{sorted(RUNNERS)}", field="kind")
+  run_dirs = [os.path.normpath(os.path.join(workdir, point_name(o))) for o in sweep]
+  text = ""
+  for overrides, run_dir in zip(sweep, run_dirs):
+    text = RUNNERS[cfg.kind](apply_overrides(cfg, overrides), run_dir)
+  if cfg.kind == "train":
+    text = evaluate_runs(cfg, workdir, run_dirs, title, point_reports=len(run_dirs) > 1)
+  return text
+
+
+def run_evaluate(cfg, workdir):
+  """Batch-evaluates every training run and weights file under cfg.runs."""
+  return evaluate_runs(cfg, workdir, find_runs(cfg.runs), "Checkpoint evaluation",
+                       all_steps=cfg.all_steps)
+
+
+RUNNERS = {"classic": run_classic, "train": run_train, "evaluate": run_evaluate}
