@@ -12,11 +12,7 @@ import pytest
 
 from matting import classic, cli
 from matting.data import io
-
-
-def run_cli(*args):
-  return subprocess.run([sys.executable, "-m", "matting.cli", *map(str, args)],
-                        capture_output=True, text=True, timeout=120)
+from tests.helpers import run_cli
 
 
 @pytest.mark.parametrize("method", ["cf", "knn"])

@@ -11,22 +11,20 @@ import pytest
 
 from matting.data import io, synthetic
 from matting.training import checkpoints
+from tests.helpers import run_launch
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FAST = ("--mode=smoke", "--config.train.steps=20", "--config.checkpoint.every_steps=10",
         "--config.train.log_every=10")
 
 
-def launch(*args):
-  return subprocess.run([sys.executable, "launch.py", *map(str, args)], cwd=REPO,
-                        capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")
 def ablation(tmp_path_factory):
   root = tmp_path_factory.mktemp("ablation")
   cache = root / "cache"
-  result = launch("--experiment=ablation_layers", *FAST, f"--workdir={root / 'run'}",
+  result = run_launch("--experiment=ablation_layers", *FAST, f"--workdir={root / 'run'}",
                   f"--config.cache_dir={cache}")
   assert result.returncode == 0, result.stderr[-3000:]
   return root / "run", cache, result
@@ -65,7 +63,7 @@ def test_training_lowered_the_loss(ablation):
 def test_relaunch_skips_finished_points(ablation):
   workdir, cache, _ = ablation
   stamp = (workdir / "layers_1" / "result.json").stat().st_mtime_ns
-  result = launch("--experiment=ablation_layers", *FAST, f"--workdir={workdir}",
+  result = run_launch("--experiment=ablation_layers", *FAST, f"--workdir={workdir}",
                   f"--config.cache_dir={cache}")
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stderr.count("already finished") == 3
@@ -74,7 +72,7 @@ def test_relaunch_skips_finished_points(ablation):
 
 def test_evaluate_every_checkpoint(ablation, tmp_path):
   workdir, cache, _ = ablation
-  result = launch("--experiment=evaluate", "--mode=smoke", f"--workdir={tmp_path}",
+  result = run_launch("--experiment=evaluate", "--mode=smoke", f"--workdir={tmp_path}",
                   f"--config.cache_dir={cache}", f"--config.runs=('{workdir}',)",
                   "--config.all_steps=True")
   assert result.returncode == 0, result.stderr[-3000:]
@@ -87,7 +85,7 @@ def test_evaluate_a_weights_file_beside_a_run(ablation, tmp_path):
   workdir, cache, _ = ablation
   weights = tmp_path / "exported.npz"
   checkpoints.export_weights(workdir / "layers_1", weights, "best")
-  result = launch("--experiment=evaluate", "--mode=smoke", f"--workdir={tmp_path / 'eval'}",
+  result = run_launch("--experiment=evaluate", "--mode=smoke", f"--workdir={tmp_path / 'eval'}",
                   f"--config.cache_dir={cache}",
                   f"--config.runs=('{weights}', '{workdir / 'layers_1'}')")
   assert result.returncode == 0, result.stderr[-3000:]

@@ -2,20 +2,12 @@
 
 import json
 import math
-import pathlib
-import subprocess
-import sys
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-
-
-def launch(*args):
-  return subprocess.run([sys.executable, "launch.py", *map(str, args)], cwd=REPO,
-                        capture_output=True, text=True, timeout=600)
+from tests.helpers import run_launch
 
 
 def test_classic_smoke_writes_reports(tmp_path):
-  result = launch("--experiment=classic", "--mode=smoke", f"--workdir={tmp_path}",
+  result = run_launch("--experiment=classic", "--mode=smoke", f"--workdir={tmp_path}",
                   "--config.data.synthetic.num_val=1", "--config.include_pymatting=False")
   assert result.returncode == 0, result.stderr
   assert "| knn |" in result.stdout
@@ -30,22 +22,23 @@ def test_classic_smoke_writes_reports(tmp_path):
 
 
 def test_missing_data_dir_exits_2(tmp_path):
-  result = launch("--mode=smoke", f"--workdir={tmp_path}", f"--data_dir={tmp_path}/nope")
+  result = run_launch("--mode=smoke", f"--workdir={tmp_path}", f"--data_dir={tmp_path}/nope")
   assert result.returncode == 2
   assert "nope" in result.stderr
 
 
 def test_unknown_experiment_is_a_usage_error(tmp_path):
-  result = launch("--experiment=does_not_exist", f"--workdir={tmp_path}")
-  assert result.returncode != 0
-  assert "does_not_exist" in result.stderr
+  result = run_launch("--experiment=does_not_exist", f"--workdir={tmp_path}")
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert result.stderr.strip().splitlines() == [
+      "launch.py: error: --experiment: no experiments/does_not_exist.py"]
 
 
 def test_bad_config_value_exits_2_and_writes_nothing(tmp_path):
   workdir = tmp_path / "run"
   for flag, named in (("--config.train.loss=huber", "--config.train.loss"),
                       ("--config.model.conv_impl=fft", "--config.model.conv_impl")):
-    result = launch("--experiment=dcnn", "--mode=smoke", f"--workdir={workdir}", flag)
+    result = run_launch("--experiment=dcnn", "--mode=smoke", f"--workdir={workdir}", flag)
     assert result.returncode == 2, result.stderr[-2000:]
     assert named in result.stderr.splitlines()[-1]
     assert not workdir.exists()
