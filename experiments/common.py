@@ -24,13 +24,21 @@ def check_mode(mode):
 
 
 def data_config(mode):
-  """Images: `dir` (alphamatting layout) or, if empty, the embedded synthetic set."""
+  """Images: `dir` (alphamatting or Composition-1k layout, by `layout` or detected) or, if
+  empty, the embedded synthetic set. `bg_dir` (default DIR/bg) and `comp1k` configure the
+  Composition-1k composites (data/comp1k.py): `num_bg` backgrounds per foreground (DIM: 100),
+  `trimap_width` the (min, max) px of the random unknown band, `num_fg`/`num_test` limits
+  (0 = all)."""
   check_mode(mode)
   num, num_val, height, width = _SYNTHETIC_SCALE[mode]
   return ml_collections.ConfigDict({
       "dir": "",
       "trimaps": ("Trimap1", "Trimap2"),
       "names": (),
+      "layout": "auto",
+      "bg_dir": "",
+      "comp1k": {"num_bg": 100 if mode == "paper" else 2, "seed": 0, "trimap_width": (1, 30),
+                 "num_fg": 0, "num_test": 0},
       "train_names": (),
       "val_names": VALIDATION_NAMES,
       "synthetic": {"seed": 1234, "num": num, "height": height, "width": width,

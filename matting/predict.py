@@ -6,13 +6,13 @@ computes the classic mattes the model's input combination needs, stacks the inpu
 the network on the whole image.
 """
 
+import functools
 import os
 
 from matting import classic
 from matting.errors import MattingInputError
 from matting.inputs import stacks
-from matting.models import weights
-from matting.models.inference import predict_alpha
+from matting.models import inference, weights
 from matting.training import checkpoints
 
 
@@ -42,4 +42,53 @@ def predict_image(params, cfg, image, trimap, keep_known=True):
   combination = cfg.inputs.combination
   mattes = classic.classic_alphas(stacks.classic_methods(combination), image, trimap)
   stack = stacks.input_stack(image, trimap, mattes, combination)
-  return predict_alpha(params, cfg.model, stack, keep_known=trimap if keep_known else None)
+  return inference.predict_alpha(params, cfg.model, stack,
+                                 keep_known=trimap if keep_known else None)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_model(path, which):
+  return load_model(path, which)
+
+
+def predict_alpha(image, trimap, weights=None, step=None, keep_known=True):
+  """Alpha matte of `image` with the DCNN: the library's one-call prediction.
+
+  Args:
+    image: (H, W, 3) float RGB in [0, 1] (e.g. from `matting.read_image`).
+    trimap: (H, W) float trimap: 0 background, 1 foreground, anything else unknown.
+    weights: a weights file, a training work directory, or None for the shipped weights.
+      Loaded once per process and kept (the model is small).
+    step: checkpoint of a work directory ('best', 'latest' or a number); None for files.
+    keep_known: keep the trimap's known pixels at 0/1 (False: the network's output there).
+  Returns:
+    (H, W) float32 alpha in [0, 1].
+
+  Example:
+    >>> import matting
+    >>> image = matting.read_image("photo.png")
+    >>> trimap = matting.read_trimap("trimap.png")
+    >>> alpha = matting.predict_alpha(image, trimap)
+  """
+  params, cfg = _cached_model(None if weights is None else os.fspath(weights), step)
+  return predict_image(params, cfg, image, trimap, keep_known=keep_known)
+
+
+def cutout(image, trimap, weights=None, background=None):
+  """The foreground cut out: (H, W, 4) RGBA float32, or RGB composited on `background`.
+
+  Predicts alpha with `predict_alpha`, estimates the foreground colours (multilevel
+  foreground estimation) and returns RGBA; `background` (a (3,) colour or an (H, W, 3)
+  image in [0, 1]) gives RGB composited onto it instead.
+
+  Example:
+    >>> rgba = matting.cutout(image, trimap)
+    >>> matting.write_rgb("cutout.png", rgba)
+  """
+  from matting.compose import cutout as compose_cutout
+  from matting.compose.foreground import estimate_foreground
+  alpha = predict_alpha(image, trimap, weights)
+  foreground, _ = estimate_foreground(image, alpha)
+  if background is None:
+    return compose_cutout.cutout_rgba(foreground, alpha)
+  return compose_cutout.composite_on(foreground, alpha, background)

@@ -56,7 +56,7 @@ def run_classic(cfg, workdir):
   """Solves and scores the classic methods on every validation set (timed, uncached)."""
   methods = scoring.available_methods(cfg.methods, cfg.include_pymatting)
   rows = []
-  for set_name, examples in splits.split_examples(cfg.data)[1].items():
+  for set_name, examples in splits.validation_sets(cfg.data).items():
     rows += scoring.score_classic(set_name, examples, methods, params=cfg.params.to_dict())
   return write_tables(workdir, "Classic mattes", rows)
 
@@ -149,7 +149,7 @@ def evaluate_runs(cfg, workdir, run_dirs, title, figures=True, all_steps=False,
                   point_reports=False):
   """Scores the classic baselines once and every run; writes the report (and, with
   `point_reports`, each run directory's own report from the same rows)."""
-  val_sets = splits.split_examples(cfg.data)[1]
+  val_sets = splits.validation_sets(cfg.data)
   base_rows, alphas = baseline_rows(val_sets, cfg.cache_dir)
   rows = list(base_rows)
   for run_dir in run_dirs:

@@ -95,7 +95,15 @@ def test_bad_flag_exits_2(example_files):
   assert result.returncode == 2 and "--method" in result.stderr
 
 
-@pytest.mark.parametrize("sub", ["classic", "score"])
+SUBCOMMANDS = sorted(next(a for a in cli.build_parser()._actions
+                          if a.dest == "command").choices)
+
+
+def test_subcommands_are_the_documented_ones():
+  assert {"classic", "score", "predict", "cutout", "export"} <= set(SUBCOMMANDS)
+
+
+@pytest.mark.parametrize("sub", SUBCOMMANDS)
 def test_help_on_every_subcommand(sub):
   result = run_cli(sub, "--help")
   assert result.returncode == 0 and "usage: matting " + sub in result.stdout

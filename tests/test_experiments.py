@@ -13,6 +13,8 @@ from matting.data import io, synthetic
 from matting.training import checkpoints
 from tests.helpers import run_launch
 
+pytestmark = pytest.mark.slow
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FAST = ("--mode=smoke", "--config.train.steps=20", "--config.checkpoint.every_steps=10",
         "--config.train.log_every=10")

@@ -3,7 +3,11 @@
 import json
 import math
 
+import pytest
+
 from tests.helpers import run_launch
+
+pytestmark = pytest.mark.slow
 
 
 def test_classic_smoke_writes_reports(tmp_path):

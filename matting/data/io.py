@@ -9,13 +9,49 @@ Every problem raises `MattingInputError` naming the file.
 import contextlib
 import json
 import os
+import re
 import tempfile
+import time
 import warnings
 
 import numpy as np
 
 from matting.data.trimap import check_trimap, quantize_trimap
 from matting.errors import MattingInputError
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_warned_png16 = False
+
+
+def _is_16bit_colour_png(path):
+  """True for a PNG whose header says 16 bits per sample and RGB(A) colour."""
+  with open(path, "rb") as f:
+    head = f.read(26)
+  # Signature, IHDR length and tag, width, height, then bit depth and colour type bytes.
+  return (len(head) == 26 and head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR"
+          and head[24] == 16 and head[25] in (2, 6))
+
+
+def _read_png16(path):
+  """(H, W, 3|4) uint16 of a 16-bit RGB(A) PNG via pypng, which keeps all 16 bits.
+
+  Pillow (imageio's default plugin) decodes 16-bit colour at 8 bits; without pypng this
+  returns None after warning once per process, and the caller reads 8-bit precision.
+  """
+  global _warned_png16
+  try:
+    import png  # pypng: pure Python, a declared dependency.
+  except ImportError:
+    if not _warned_png16:
+      _warned_png16 = True
+      warnings.warn(f"{path}: 16-bit RGB PNGs are read at 8-bit precision (install pypng "
+                    "for full precision)", stacklevel=4)
+    return None
+  width, height, rows, info = png.Reader(filename=path).asDirect()
+  planes = info["planes"]
+  array = np.vstack([np.asarray(row, np.uint16) for row in rows])
+  return array.reshape(height, width, planes)
 
 
 def _read_array(path):
@@ -27,6 +63,10 @@ def _read_array(path):
   try:
     if path.lower().endswith(".npy"):
       return np.load(path, allow_pickle=False)
+    if _is_16bit_colour_png(path):
+      array = _read_png16(path)
+      if array is not None:
+        return array
     import imageio.v3 as iio  # Deferred: imageio's plugin discovery costs start-up time.
     return iio.imread(path)
   except Exception as e:  # imageio raises many types for undecodable files.
@@ -114,28 +154,142 @@ def read_image_and_trimap(image_path, trimap_path):
   return image, trimap
 
 
+# Temporary files of `atomic_path`: '.NAME.XXXXXXXX.matting-tmp.EXT' beside the target. A
+# writer killed mid-write leaves one; the next write into that directory removes those older
+# than STALE_TEMP_SECONDS (younger ones may belong to a writer still running).
+TEMP_MARK = ".matting-tmp"
+_TEMP_NAME = re.compile(r"^\..*\.[A-Za-z0-9_]{8}" + re.escape(TEMP_MARK) + r"(\.[^.]*)?$")
+STALE_TEMP_SECONDS = 15 * 60
+_swept_dirs = set()
+
+ALPHA_OUTPUTS = (".png", ".npy")
+RGB_OUTPUTS = (".png", ".jpg", ".jpeg")
+
+
+def is_temp_name(name):
+  """True for a file name of `atomic_path`'s temporary pattern."""
+  return bool(_TEMP_NAME.match(name))
+
+
+def remove_stale_temps(directory, max_age=STALE_TEMP_SECONDS):
+  """Deletes `atomic_path` temporaries older than `max_age` seconds in `directory`."""
+  cutoff = time.time() - max_age
+  try:
+    entries = list(os.scandir(directory))
+  except OSError:
+    return
+  for entry in entries:
+    if not is_temp_name(entry.name):
+      continue
+    try:
+      if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+        os.remove(entry.path)
+    except OSError:
+      pass  # Removed by another process, or not ours to remove.
+
+
+def check_output_path(path, kinds, field="output"):
+  """Raises MattingInputError unless `path` ends in one of `kinds` and can become a file.
+
+  Called before any work, so a bad output name fails in a second, not after the solve.
+  """
+  path = os.fspath(path)
+  ext = os.path.splitext(path)[1].lower()
+  if ext not in kinds:
+    got = f"'{ext}'" if ext else "no extension"
+    raise MattingInputError(f"{path}: unsupported output type ({got}); expected "
+                            f"{' or '.join(kinds)}", field=field)
+  if os.path.isdir(path):
+    raise MattingInputError(f"{path}: is a directory; expected an output file name",
+                            field=field)
+  parent = os.path.dirname(os.path.abspath(path))
+  while not os.path.exists(parent):
+    parent = os.path.dirname(parent)
+  if not os.path.isdir(parent):
+    raise MattingInputError(f"{path}: {parent} is a file, not a directory", field=field)
+
+
+def _make_parents(directory):
+  """Creates `directory` with its missing parents; returns those it created, deepest first."""
+  created, node = [], directory
+  while not os.path.isdir(node) and os.path.dirname(node) != node:
+    created.append(node)
+    node = os.path.dirname(node)
+  os.makedirs(directory, exist_ok=True)
+  return created
+
+
+def _remove_dirs(created):
+  for directory in created:
+    try:
+      os.rmdir(directory)
+    except OSError:
+      return  # Not empty (another writer) or already gone.
+
+
+def _fsync(path):
+  fd = os.open(path, os.O_RDONLY)
+  try:
+    os.fsync(fd)
+  finally:
+    os.close(fd)
+
+
+def _named_error(error, path, tmp=None):
+  """`error` re-raised with the user's `path` in place of the hidden temporary's name."""
+  text = str(error)
+  if tmp:
+    text = text.replace(tmp, path).replace(os.path.basename(tmp), os.path.basename(path))
+  if isinstance(error, OSError):
+    if error.errno is not None and error.strerror:
+      try:
+        return type(error)(error.errno, error.strerror, path)
+      except TypeError:  # A subclass with its own constructor.
+        return OSError(error.errno, error.strerror, path)
+    return OSError(f"{path}: {text}")
+  return MattingInputError(f"{path}: cannot write ({type(error).__name__}: {text})")
+
+
 @contextlib.contextmanager
 def atomic_path(path):
   """Yields a temporary path beside `path`; renames it onto `path` only on success.
 
-  Readers never see a half-written file, and a failure (or a kill) leaves no output.
-  The temporary name keeps the extension so writers that dispatch on it still work.
+  Readers never see a half-written file: the data is fsync'ed before the rename. A failure
+  leaves neither the file, nor its temporary, nor directories this call created, and its
+  error names `path`, not the temporary. The temporary keeps the extension so that writers
+  dispatching on it still work.
   """
   path = os.fspath(path)
   directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
+  try:
+    created = _make_parents(directory)
+  except OSError as e:
+    raise _named_error(e, path) from e
+  if directory not in _swept_dirs:
+    _swept_dirs.add(directory)
+    remove_stale_temps(directory)
   base, ext = os.path.splitext(os.path.basename(path))
-  fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{ext}", dir=directory)
+  try:
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f"{TEMP_MARK}{ext}", dir=directory)
+  except OSError as e:
+    _remove_dirs(created)
+    raise _named_error(e, path) from e
   os.close(fd)
   umask = os.umask(0)
   os.umask(umask)
   os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; outputs get the usual mode.
   try:
     yield tmp
+    _fsync(tmp)
     os.replace(tmp, path)
-  finally:
+  except BaseException as e:
     if os.path.exists(tmp):
       os.remove(tmp)
+    _remove_dirs(created)
+    names_tmp = os.path.basename(tmp) in str(e)
+    if isinstance(e, OSError) or (isinstance(e, Exception) and names_tmp):
+      raise _named_error(e, path, tmp) from e
+    raise
 
 
 def _quantize(array, bits):

@@ -7,7 +7,7 @@ reported per trimap kind. Synthetic data: disjoint seeds for training and valida
 
 from absl import logging
 
-from matting.data import datasets
+from matting.data import comp1k, datasets
 from matting.errors import MattingInputError
 
 
@@ -15,8 +15,12 @@ def split_examples(data_cfg):
   """(train, {set name: validation examples}) by the config's fixed validation names.
 
   Real data (`data_cfg.dir`): every trimap kind of a training image trains; validation is
-  reported per trimap kind. Synthetic: disjoint seeds for training and validation.
+  reported per trimap kind. Composition-1k (`data.layout`, or detected under `data.dir`):
+  the seeded DIM composites train, the composed test set is reported (data/comp1k.py).
+  Synthetic: disjoint seeds for training and validation.
   """
+  if data_cfg.dir and comp1k.layout_of(data_cfg) == "comp1k":
+    return comp1k.split(data_cfg)
   if data_cfg.dir:
     present = datasets.list_alphamatting(data_cfg.dir, trimap=data_cfg.trimaps[0])
     val_names = [n for n in data_cfg.val_names if n in present]
@@ -41,3 +45,11 @@ def split_examples(data_cfg):
                                                   width=syn.width,
                                                   unknown_width=syn.unknown_width)
   return make(syn.seed, syn.num), {"synthetic": make(syn.val_seed, syn.num_val)}
+
+
+def validation_sets(data_cfg):
+  """{set name: examples} of `split_examples`, without building Composition-1k's training
+  composites (for evaluation and reports)."""
+  if data_cfg.dir and comp1k.layout_of(data_cfg) == "comp1k":
+    return {comp1k.TEST_SET: comp1k.test_examples(data_cfg.dir, data_cfg.comp1k.num_test)}
+  return split_examples(data_cfg)[1]

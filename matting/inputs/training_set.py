@@ -38,12 +38,15 @@ def backgrounds(train_examples, aug_cfg, seed):
 
 def training_composites(train_examples, aug_cfg, seed):
   """The originals (if asked) plus `num_per_example` augmented composites of each."""
+  originals = list(train_examples) if aug_cfg.include_originals else []
+  if not aug_cfg.num_per_example:
+    return originals  # e.g. Composition-1k, whose composites are the training images.
   with_fg = [(e, estimate_foreground(e.image, e.alpha)[0]) for e in train_examples]
   composites = augment.augmented_set(
       with_fg, backgrounds(train_examples, aug_cfg, seed), aug_cfg.num_per_example, seed,
       max_angle_deg=aug_cfg.max_angle_deg, scale_range=tuple(aug_cfg.scale_range),
       flip_prob=aug_cfg.flip_prob)
-  return (list(train_examples) if aug_cfg.include_originals else []) + composites
+  return originals + composites
 
 
 def _images_digest(folder):

@@ -224,6 +224,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 def test_two_devices_match_one_device():
   """Data parallelism over 2 (forced host) devices gives the 1-device result."""
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",

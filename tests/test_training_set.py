@@ -45,8 +45,14 @@ def test_every_experiment_config_and_sweep_resolve(name, mode):
   points = module.sweep(mode)
   assert points and all(isinstance(p, dict) for p in points)
   for point in points:
+    overrides = {k: v for k, v in point.items() if k != "name"}
     resolved = cfg.copy_and_resolve_references()
-    resolved.update_from_flattened_dict({k: v for k, v in point.items() if k != "name"})
+    resolved.update_from_flattened_dict(overrides)
+    for key, value in overrides.items():
+      node = resolved
+      for part in key.split("."):
+        node = node[part]
+      assert (tuple(node) if isinstance(value, tuple) else node) == value, (name, key)
 
 
 def test_pretrained_recipe_meets_the_paper_scale():
