@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 
+import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
 
@@ -25,6 +26,14 @@ flags.DEFINE_string("coordinator_address", None,
                     "multi-host: host:port of process 0 (calls jax.distributed.initialize)")
 flags.DEFINE_integer("num_processes", None, "multi-host: number of processes")
 flags.DEFINE_integer("process_id", None, "multi-host: this process's index")
+flags.DEFINE_bool("precompute", False,
+                  "only compute the classic mattes the experiment needs into cache_dir, then exit")
+flags.DEFINE_string("shard", None, "with --precompute: I/N, this job's 1/N of the mattes "
+                    "(default: the process's share under --num_processes, else all)")
+flags.DEFINE_bool("cpu_thread_invariant", False,
+                  "XLA CPU: results that hardly depend on the CPU count (no YNNPACK fusion)")
+flags.DEFINE_list("seeds", None, "run every sweep point once per seed (e.g. 0,1,2), in "
+                  "POINT/seed_K with config.seed=K; reports give mean ± std over seeds")
 FLAGS = flags.FLAGS
 
 
@@ -49,8 +58,12 @@ def flag_message(error):
 def main(argv):
   del argv
   from matting import console, runner
+  from matting.training import config_checks
   console.quiet_library_logs(verbose=FLAGS.verbosity > 0)
   module = load_experiment(FLAGS.experiment)
+  if FLAGS.cpu_thread_invariant:
+    from matting.training.sharding import thread_invariant_cpu
+    thread_invariant_cpu()
   if FLAGS.coordinator_address or FLAGS.num_processes:
     from matting.training.sharding import maybe_initialize_distributed
     maybe_initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
@@ -60,25 +73,102 @@ def main(argv):
     cfg.data.dir = FLAGS.data_dir
   workdir = FLAGS.workdir or os.path.join("runs", FLAGS.experiment)
   try:
-    print(runner.run_sweep(cfg, workdir, module.sweep(FLAGS.mode), FLAGS.experiment))
+    sweep = module.sweep(FLAGS.mode)
+    for overrides in sweep:  # Every point's numbers, before any point writes anything.
+      config_checks.check_config(runner.apply_overrides(cfg, overrides))
+    seeds = _seeds()
+    if FLAGS.precompute:
+      _precompute(runner, cfg, sweep, seeds)
+      return
+    print(runner.run_sweep(cfg, workdir, sweep, FLAGS.experiment, seeds=seeds))
   except MattingInputError as e:
     print(f"launch.py: error: {flag_message(e)}", file=sys.stderr)
     sys.exit(2)
   print(f"wrote {workdir}/report.md", file=sys.stderr)
 
 
+def _seeds():
+  """The --seeds as integers, or None."""
+  try:
+    return [int(seed) for seed in FLAGS.seeds] if FLAGS.seeds else None
+  except ValueError:
+    _usage_error(f"--seeds: expected comma-separated integers, got {','.join(FLAGS.seeds)!r}")
+
+
+def _precompute(runner, cfg, sweep, seeds):
+  """--precompute: this shard's classic mattes into cfg.cache_dir; prints the counts."""
+  from matting.classic import precompute
+  if FLAGS.shard is not None:
+    try:
+      shard = precompute.parse_shard(FLAGS.shard)
+    except MattingInputError as e:
+      _usage_error(f"--shard: {e}")
+  else:
+    import jax
+    shard = (jax.process_index(), jax.process_count()) if FLAGS.num_processes else (0, 1)
+  counts = runner.precompute_sweep(cfg, sweep, shard, seeds)
+  print(precompute.format_counts(counts))
+  if FLAGS.num_processes and FLAGS.num_processes > 1:
+    from jax.experimental import multihost_utils
+    multihost_utils.sync_global_devices("matting: precompute")
+
+
+def _usage_error(message):
+  """Prints `launch.py: error: MESSAGE` (its first line) and exits with status 2."""
+  message = str(message).strip().splitlines()[0] if str(message).strip() else "bad flags"
+  print(f"launch.py: error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def _unknown_config_field(cfg, argv):
+  """The first `--config.a.b` of `argv` that names no field of `cfg`, as an error message.
+
+  ml_collections raises a bare AttributeError with a page of traceback for these.
+  """
+  for arg in argv[1:]:
+    if arg == "--":
+      break
+    name = arg.lstrip("-").split("=", 1)[0]
+    if name.startswith("noconfig."):
+      name = name[2:]
+    if not name.startswith("config.") or "[" in name:
+      continue
+    node = cfg
+    for part in name[len("config."):].split("."):
+      if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+        return f"--{name}: no such config field in experiments/{FLAGS.experiment}.py"
+      node = node[part]
+  return None
+
+
 def define_config_flag(argv):
-  """Loads the experiment's config before absl parses `--config.*` overrides."""
-  FLAGS(argv, known_only=True)
+  """Loads the experiment's config, defines `--config.*` from it and parses every flag.
+
+  Returns the arguments left after the flags. A bad flag (unknown flag or config field, a
+  value that does not parse, a --mode outside its choices) prints one line and exits 2,
+  rather than absl's usage text (exit 1) or ml_collections' traceback.
+  """
+  app.define_help_flags()  # --help/--helpshort/--helpfull, which app.run would define.
+  try:
+    FLAGS(argv, known_only=True)
+  except flags.Error as e:
+    _usage_error(e)
   try:
     module = load_experiment(FLAGS.experiment)
   except app.UsageError as e:
-    print(f"launch.py: error: {e}", file=sys.stderr)
-    sys.exit(2)
-  config_flags.DEFINE_config_dict("config", module.get_config(FLAGS.mode),
-                                  "experiment config; override fields with --config.a.b=value")
+    _usage_error(e)
+  cfg = module.get_config(FLAGS.mode)
+  unknown = _unknown_config_field(cfg, argv)
+  if unknown:
+    _usage_error(unknown)
+  try:
+    config_flags.DEFINE_config_dict("config", cfg,
+                                    "experiment config; override fields with --config.a.b=value")
+    return FLAGS(argv)
+  except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
+    _usage_error(e)
 
 
 if __name__ == "__main__":
-  define_config_flag(sys.argv)
-  app.run(main)
+  remaining = define_config_flag(sys.argv)
+  app.run(main, flags_parser=lambda _: remaining)

@@ -16,7 +16,8 @@ anchors pymatting estimate_alpha_cf / estimate_alpha_knn in the same run. A chil
 above its time or memory cap (anchors: --anchor-cap-s / --anchor-cap-mb; ours: --cap-s /
 --cap-mb) and later, larger cases skip that stage; the table says so. `cf_untiled` (the
 whole-image exact solve, no memory budget) runs up to --untiled-cf-up-to MP, to give the SAD
-cost of tiling. Growth exponents: least-squares slope of log(time) and log(peak RSS - the
+cost of tiling. cpu_s is the child's user + system CPU time of the stage (less sensitive than
+wall time to other work on the machine). Growth exponents: least-squares slope of log(time) and log(peak RSS - the
 child's RSS before the stage) against log(unknown pixels), per case family.
 """
 
@@ -77,6 +78,8 @@ elif stage == 'write':
   from matting.data import io
   alpha = load('alpha_network')
 base = rss_mb()
+usage0 = resource.getrusage(resource.RUSAGE_SELF)
+cpu0 = usage0.ru_utime + usage0.ru_stime
 start = time.perf_counter()
 if stage == 'network':
   params, cfg = predict.load_model(options.get('weights'))
@@ -94,8 +97,9 @@ else:
 seconds = time.perf_counter() - start
 if out is not None:
   np.save(os.path.join(case, 'alpha_' + stage + '.npy'), np.asarray(out, np.float32))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({'seconds': seconds, 'peak_mb': peak, 'base_mb': base}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({'seconds': seconds, 'peak_mb': usage.ru_maxrss / 1024, 'base_mb': base,
+                  'cpu_s': usage.ru_utime + usage.ru_stime - cpu0}))
 """
 
 _PREDICT = r"""
@@ -104,8 +108,9 @@ start = time.perf_counter()
 from matting.cli import main
 rc = main(sys.argv[1:])
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({'seconds': seconds, 'peak_mb': peak, 'base_mb': 0.0, 'rc': rc}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({'seconds': seconds, 'peak_mb': usage.ru_maxrss / 1024, 'base_mb': 0.0,
+                  'cpu_s': usage.ru_utime + usage.ru_stime, 'rc': rc}))
 """
 
 
@@ -266,7 +271,7 @@ def main():
           rows.append({**row, "note": why})
           print(f"  {stage}: {why}", file=sys.stderr)
           continue
-        row.update(seconds=result["seconds"], peak_mb=result["peak_mb"],
+        row.update(seconds=result["seconds"], cpu_s=result["cpu_s"], peak_mb=result["peak_mb"],
                    delta_mb=result["peak_mb"] - result["base_mb"])
         out = case / f"alpha_{stage}.npy"
         if out.exists():
@@ -293,8 +298,8 @@ def main():
     if anchor and "seconds" in row and "seconds" in anchor:
       row["time_ratio"] = row["seconds"] / anchor["seconds"]
       row["mem_ratio"] = row["peak_mb"] / anchor["peak_mb"]
-  columns = ["case", "mp", "unknown", "stage", "seconds", "peak_mb", "delta_mb", "time_ratio",
-             "mem_ratio", "sad", "sad_vs_untiled_%", "sad_to_untiled", "note"]
+  columns = ["case", "mp", "unknown", "stage", "seconds", "cpu_s", "peak_mb", "delta_mb",
+             "time_ratio", "mem_ratio", "sad", "sad_vs_untiled_%", "sad_to_untiled", "note"]
   print(markdown_table(rows, columns))
   growth = []
   for family in dict.fromkeys(r["family"] for r in rows):

@@ -5,11 +5,13 @@
 For each alphamatting training image (../shared/data/alphamatting), strokes are drawn from the
 ground truth: seeded random walks (width 7 px) inside the confident FG (GT >= 0.99) and BG
 (GT <= 0.01), kept 10 px away from any soft pixel; 3 FG and 5 BG strokes, as a user might
-draw them (start points spread by farthest-point sampling). Rows: the closed-form matte of the strokes alone, the DCNN on the trimap derived
-from it (what `matting predict IMAGE SCRIBBLES` does), and the DCNN on Trimap1 and Trimap2.
-SAD (/1000) is over the whole image, so every input is charged for every pixel it gets wrong
-(with a trimap, its known pixels are exact); SAD@T1 is over Trimap1's unknown region, the
-alphamatting.com measure. 6 images take ~2 minutes on 2 CPU cores.
+draw them (start points spread by farthest-point sampling). Rows: the closed-form matte of
+the strokes alone; the DCNN on the trimap derived from it; the DCNN again on a trimap read
+from that matte (x2: what `matting predict IMAGE SCRIBBLES` does, see trimap_tools.matte);
+the DCNN on Trimap1 and on Trimap2. SAD (/1000) is over the whole image, so every input is
+charged for every pixel it gets wrong (with a trimap, its known pixels are exact); SAD@T1 is
+over Trimap1's unknown region, the alphamatting.com measure. 6 images take ~2-5 minutes on 2
+busy CPU cores.
 """
 
 import argparse
@@ -28,6 +30,7 @@ from matting.reports.tables import markdown_table
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting"
 DEFAULT_IMAGES = "GT01,GT02,GT05,GT10,GT15,GT26"
+COLUMNS = ["image", "input", "SAD (whole)", "SAD@T1", "note"]
 
 
 def _starts(region, rng, count):
@@ -107,9 +110,13 @@ def main(argv=None):
     scribbles = draw_strokes(gt, np.random.default_rng([args.seed, index]))
     derived, cf_alpha = trimap_tools.trimap_from_scribbles(image, scribbles)
     wrong = np.mean(((derived == 1) & (gt < 0.9)) | ((derived == 0) & (gt > 0.1)))
+    first = predict.predict_image(params, cfg, image, derived)
+    rederived = trimap_tools.trimap_from_alpha(first, scribbles)
+    second = predict.predict_image(params, cfg, image, rederived)
     alphas = {
         "scribbles -> CF": cf_alpha,
-        "scribbles -> DCNN": predict.predict_image(params, cfg, image, derived),
+        "scribbles -> DCNN": first,
+        "scribbles -> DCNN x2": second,
         "Trimap1 -> DCNN": predict.predict_image(params, cfg, image, trimap1),
         "Trimap2 -> DCNN": predict.predict_image(params, cfg, image, trimap2),
     }
@@ -119,12 +126,12 @@ def main(argv=None):
       extra = (f"{100 * trimap_tools.known_fraction(scribbles):.1f} % strokes, derived trimap "
                f"{100 * trimap_tools.known_fraction(derived):.0f} % known, "
                f"{100 * wrong:.2f} % wrong" if method == "scribbles -> DCNN" else "")
-      rows.append([name, method, f"{sad:.2f}", f"{sad_t1:.2f}", extra])
+      rows.append(dict(zip(COLUMNS, [name, method, f"{sad:.2f}", f"{sad_t1:.2f}", extra])))
     print(f"{name} done ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
   for method, values in sums.items():
     mean = np.mean(values, axis=0)
-    rows.append(["mean", method, f"{mean[0]:.2f}", f"{mean[1]:.2f}", ""])
-  print(markdown_table(["image", "input", "SAD (whole)", "SAD@T1", "note"], rows))
+    rows.append(dict(zip(COLUMNS, ["mean", method, f"{mean[0]:.2f}", f"{mean[1]:.2f}", ""])))
+  print(markdown_table(rows, COLUMNS))
   print(f"\n{len(sums['Trimap1 -> DCNN'])} images, seed {args.seed}, "
         f"{time.perf_counter() - start:.0f} s")
 

@@ -86,3 +86,35 @@ def train_config(mode):
       cfg.train.update(steps=60, batch_size=64, warmup_steps=5, log_every=20)
       cfg.checkpoint.every_steps = 30
   return cfg
+
+
+SHARED_DATA = "../shared/data"
+ALPHAMATTING_DIR = f"{SHARED_DATA}/alphamatting"
+ALPHAMATTING_TEST_PHOTOS = f"{SHARED_DATA}/alphamatting_test/input_lowres"
+LEMUR = tuple(f"{SHARED_DATA}/pymatting_lemur/data/lemur/lemur{suffix}.png"
+              for suffix in ("", "_trimap", "_alpha"))
+# Colour photographs shipped in the scikit-image wheel (a dev dependency), split once: the
+# first serve as training backgrounds and textures, the second only in far validation sets.
+SKIMAGE_TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "motorcycle_left.png", "rocket.jpg",
+                        "ihc.png")
+SKIMAGE_FAR_PHOTOS = ("chelsea.png", "hubble_deep_field.jpg", "retina.jpg")
+
+
+def skimage_photos(names):
+  """Paths of scikit-image's bundled photographs `names`, or () without scikit-image."""
+  import importlib.util
+  import os
+  spec = importlib.util.find_spec("skimage")
+  if spec is None or not spec.submodule_search_locations:
+    return ()
+  folder = os.path.join(list(spec.submodule_search_locations)[0], "data")
+  return tuple(os.path.join(folder, name) for name in names)
+
+
+def photo_files(folder):
+  """The sorted image paths of `folder`, or () when it does not exist (data absent)."""
+  import os
+  if not os.path.isdir(folder):
+    return ()
+  return tuple(os.path.join(folder, f) for f in sorted(os.listdir(folder))
+               if f.lower().endswith((".png", ".jpg", ".jpeg")))

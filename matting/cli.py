@@ -5,6 +5,11 @@
   matting predict IMG TRIMAP [--checkpoint WORKDIR|WEIGHTS.npz] -o ALPHA.png
   matting cutout IMG TRIMAP [--checkpoint ...] [--background COLOR|IMAGE] -o OUT.png
   matting export WORKDIR -o WEIGHTS.npz [--step best|latest|N]
+  matting trimap MASK -o TRIMAP.png [--unknown-width PX]
+  matting serve [--host 127.0.0.1] [--port 8000]
+
+predict and cutout also take an image directory and a trimap directory (-o names the output
+directory; files pair by stem), and scribbles (a trimap with a few FG/BG strokes) for a trimap.
 
 predict and cutout use the weights shipped with the package unless --checkpoint names a
 training work directory or an exported weights file.
@@ -19,7 +24,7 @@ import sys
 import warnings
 
 from matting.classic import METHODS as CLASSIC_METHODS
-from matting.errors import MattingInputError
+from matting.errors import MattingInputError, cli_message
 
 EXIT_BAD_INPUT = 2
 
@@ -34,6 +39,7 @@ def _output_bits(path, bits):
 def cmd_classic(args):
   from matting import classic
   from matting.data import io
+  io.check_output_path(args.output, io.ALPHA_OUTPUTS)  # Before the (slow) solve.
   image, trimap = io.read_image_and_trimap(args.image, args.trimap)
   params = {}
   if args.constraint is not None:
@@ -62,14 +68,43 @@ def cmd_score(args):
   return 0
 
 
-def _predict(args, image, trimap):
+def _predict(args, image, trimap, model=None, trimap_name=None):
+  """Alpha from the model (loaded from args unless given); scribbles become a trimap first."""
   from matting import predict
-  params, cfg = predict.load_model(args.checkpoint, args.step)
-  return predict.predict_image(params, cfg, image, trimap, keep_known=not args.raw)
+  from matting.data import trimap_tools
+  trimap_name = trimap_name or args.trimap
+  params, cfg = model or predict.load_model(args.checkpoint, args.step)
+  if args.scribbles is None and model is None and trimap_tools.looks_like_scribbles(trimap):
+    print(f"matting: note: {trimap_name}: {100 * trimap_tools.known_fraction(trimap):.1f} % "
+          "known, read as scribbles (--no-scribbles: use it as a trimap)", file=sys.stderr)
+  alpha, _ = trimap_tools.matte(
+      image, trimap, lambda image, trimap: predict.predict_image(
+          params, cfg, image, trimap, keep_known=not args.raw),
+      args.scribbles, trimap_name)
+  return alpha
+
+
+def _run_folder(args, write):
+  """Folder mode: the model loads once, then write(image, alpha, out_path) per pair."""
+  from matting import folders, predict
+  from matting.data import io
+  model = predict.load_model(args.checkpoint, args.step)
+
+  def process(image_path, trimap_path, out_path):
+    image, trimap = io.read_image_and_trimap(image_path, trimap_path)
+    write(image, _predict(args, image, trimap, model, trimap_path), out_path)
+
+  return folders.run_folder(args.image, args.trimap, args.output, process,
+                            overwrite=args.overwrite, label=args.command)
 
 
 def cmd_predict(args):
   from matting.data import io
+  from matting.folders import folder_mode
+  if folder_mode(args.image, args.trimap, args.output):
+    return _run_folder(args, lambda image, alpha, out: io.write_alpha(
+        out, alpha, bits=8 if args.bits is None else args.bits))
+  io.check_output_path(args.output, io.ALPHA_OUTPUTS)  # Before the network runs.
   image, trimap = io.read_image_and_trimap(args.image, args.trimap)
   alpha = _predict(args, image, trimap)
   io.write_alpha(args.output, alpha, bits=_output_bits(args.output, args.bits))
@@ -79,11 +114,25 @@ def cmd_predict(args):
 def cmd_cutout(args):
   from matting.compose import cutout, foreground
   from matting.data import io
-  image, trimap = io.read_image_and_trimap(args.image, args.trimap)
-  background = None
+  from matting.folders import folder_mode
+  if folder_mode(args.image, args.trimap, args.output):
+    if args.background is not None:  # Checked before the model loads.
+      cutout.load_background(args.background, 2, 2)
+
+    def write_cutout(image, alpha, out):
+      fg, _ = foreground.estimate_foreground(image, alpha)
+      if args.background is None:
+        io.write_rgb(out, cutout.cutout_rgba(fg, alpha))
+      else:
+        background = cutout.load_background(args.background, *image.shape[:2])
+        io.write_rgb(out, cutout.composite_on(fg, alpha, background))
+    return _run_folder(args, write_cutout)
   if args.background is None and not str(args.output).lower().endswith(".png"):
     raise MattingInputError(f"-o {args.output}: an RGBA cut-out needs a .png name "
                             "(or pass --background to write RGB)")
+  io.check_output_path(args.output, io.RGB_OUTPUTS)  # Before the network runs.
+  image, trimap = io.read_image_and_trimap(args.image, args.trimap)
+  background = None
   if args.background is not None:  # Checked before the (slow) prediction.
     background = cutout.load_background(args.background, *image.shape[:2])
   alpha = _predict(args, image, trimap)
@@ -93,6 +142,23 @@ def cmd_cutout(args):
   else:
     io.write_rgb(args.output, cutout.composite_on(fg, alpha, background))
   return 0
+
+
+def cmd_trimap(args):
+  from matting.data import io, trimap_tools
+  mask = io.read_grey(args.mask)
+  trimap = trimap_tools.trimap_from_mask(mask, args.unknown_width, name=args.mask)
+  io.write_alpha(args.output, trimap)
+  fg, bg = (trimap == 1).mean(), (trimap == 0).mean()
+  print(f"{args.output}: {100 * fg:.1f} % foreground, {100 * bg:.1f} % background, "
+        f"{100 * (1 - fg - bg):.1f} % unknown")
+  return 0
+
+
+def cmd_serve(args):
+  from matting.app import server
+  return server.serve(args.host, args.port, checkpoint=args.checkpoint, step=args.step,
+                      max_pixels=args.max_pixels)
 
 
 def cmd_export(args):
@@ -108,8 +174,10 @@ def _step(value):
 
 
 def _add_model_arguments(p):
-  p.add_argument("image", help="input image")
-  p.add_argument("trimap", help="trimap (0 = background, 255 = foreground, else unknown)")
+  p.add_argument("image", help="input image, or a directory of images (folder mode: -o names "
+                               "the output directory, files pair by stem)")
+  p.add_argument("trimap", help="trimap (0 = background, 255 = foreground, else unknown) or "
+                                "scribbles, or a directory of them")
   p.add_argument("--checkpoint", default=None,
                  help="training work directory (holds config.json and checkpoints/) or a "
                       "weights file from `matting export`; default: the shipped weights")
@@ -118,6 +186,19 @@ def _add_model_arguments(p):
                       "latest, or a step number")
   p.add_argument("--raw", action="store_true",
                  help="keep the network output on trimap-known pixels too")
+  p.add_argument("--scribbles", action=argparse.BooleanOptionalAction, default=None,
+                 help="read the trimap as scribbles (a few FG/BG strokes, the rest unknown) "
+                      "and derive a trimap from their closed-form propagation; default: when "
+                      "fewer than 25 %% of its pixels are FG or BG")
+  p.add_argument("--overwrite", action="store_true",
+                 help="folder mode: redo outputs that exist (default: skip them)")
+  _add_memory_argument(p)
+
+
+def _add_memory_argument(p):
+  p.add_argument("--max-memory", default=None, metavar="SIZE",
+                 help="memory budget of the closed-form solve, e.g. 4G or 800M: above it the "
+                      "solve runs in overlapping tiles (default: half the available memory)")
 
 
 def _add_matte_output(p):
@@ -142,6 +223,7 @@ def build_parser():
   p.add_argument("--constraint", choices=("soft", "hard"), default=None,
                  help="trimap constraint of cf/knn: soft (lambda=100 penalty, default) or "
                       "hard (solve the unknown pixels only)")
+  _add_memory_argument(p)
   _add_matte_output(p)
   p.set_defaults(func=cmd_classic)
 
@@ -184,6 +266,32 @@ def build_parser():
                  help="checkpoint to export: best (validation SAD), latest, or a step number")
   p.add_argument("-o", "--output", required=True, help="output weights file (.npz)")
   p.set_defaults(func=cmd_export)
+
+  p = sub.add_parser("trimap", help="make a trimap from a binary or soft mask",
+                     description="Turn a mask (e.g. a segmentation output; soft masks are "
+                                 "thresholded at 0.5) into a trimap: FG is the eroded mask, BG "
+                                 "lies outside the dilated mask, an unknown band between.")
+  p.add_argument("mask", help="mask image (white = foreground)")
+  p.add_argument("--unknown-width", type=float, default=None, metavar="PX",
+                 help="width of the unknown band in pixels (default: 1 %% of the image "
+                      "diagonal, at least 3)")
+  p.add_argument("-o", "--output", required=True, help="output trimap (.png)")
+  p.set_defaults(func=cmd_trimap)
+
+  p = sub.add_parser("serve", help="a local web page: paint a trimap, get alpha and cut-out",
+                     description="Serve a web page on this machine where you open an image, "
+                                 "paint or upload a trimap (or a mask) and get the alpha and "
+                                 "the cut-out; POST /api/predict and /api/cutout take "
+                                 "multipart fields image and trimap and return a PNG.")
+  p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+  p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
+  p.add_argument("--checkpoint", default=None,
+                 help="training work directory or weights file; default: the shipped weights")
+  p.add_argument("--step", type=_step, default=None,
+                 help="checkpoint of a work directory: best (default), latest, or a number")
+  p.add_argument("--max-pixels", type=int, default=None,
+                 help="largest image accepted, in pixels (default 4000000)")
+  p.set_defaults(func=cmd_serve)
   return parser
 
 
@@ -191,21 +299,21 @@ def _warn_to_stderr(message, category, filename, lineno, file=None, line=None):
   print(f"matting: warning: {message}", file=sys.stderr)
 
 
-def flag_message(error):
-  """The one-line message of a MattingInputError, led by the flag its field came from."""
-  field = getattr(error, "field", None)
-  return f"--{field.replace('_', '-')} {error}" if field else str(error)
-
-
 def main(argv=None):
   args = build_parser().parse_args(argv)
   warnings.showwarning = _warn_to_stderr
   from matting import console
   console.quiet_library_logs()
+  from matting.classic.memory import max_memory_scope
   try:
-    return args.func(args)
+    with max_memory_scope(getattr(args, "max_memory", None)):
+      return args.func(args)
+  except MemoryError:  # An allocation the budget did not foresee; the output stays unwritten.
+    print("matting: error: out of memory; pass a smaller --max-memory (the closed-form "
+          "solve then tiles) or downscale the image", file=sys.stderr)
+    return EXIT_BAD_INPUT
   except MattingInputError as e:
-    print(f"matting: error: {flag_message(e)}", file=sys.stderr)
+    print(f"matting: error: {cli_message(e)}", file=sys.stderr)
     return EXIT_BAD_INPUT
   except OSError as e:  # e.g. an unwritable output directory; the message names the path.
     print(f"matting: error: {e}", file=sys.stderr)

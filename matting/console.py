@@ -61,14 +61,15 @@ class Progress:
   """done/total with a bar, elapsed time and ETA, for long loops; written to stderr.
 
   On a terminal the line is redrawn in place (and ended by `close` or the last update);
-  elsewhere each update is one line, at most every `min_interval` seconds plus the last one.
+  elsewhere each update is one line, at most one every `min_interval` seconds (default 3 s,
+  so logs stay short) plus the last one.
   """
 
   def __init__(self, total, label, stream=None, min_interval=None, width=24):
     self.total, self.label, self.width = max(int(total), 0), label, width
     self.stream = stream or sys.stderr
     self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-    self.min_interval = (0.1 if self.tty else 0.0) if min_interval is None else min_interval
+    self.min_interval = (0.1 if self.tty else 3.0) if min_interval is None else min_interval
     self.start = time.perf_counter()
     self._last = -math.inf
     self._open = False

@@ -12,3 +12,9 @@ class MattingInputError(ValueError):
   def __init__(self, message, field=None):
     super().__init__(message)
     self.field = field
+
+
+def cli_message(error):
+  """The `matting` command's one-line message for an error: led by `--FIELD` when it has one."""
+  field = getattr(error, "field", None)
+  return f"--{field.replace('_', '-')} {error}" if field else str(error)

@@ -10,6 +10,7 @@ through `evaluators.scoring`.
 
 import json
 import os
+import re
 
 import numpy as np
 from absl import logging
@@ -21,7 +22,9 @@ from matting.reports import tables
 
 ROW_COLUMNS = ("set", "image", "method", "sad", "mse", "grad", "conn", "seconds")
 SUMMARY_COLUMNS = ("set", "method", "images", "sad", "mse", "grad", "conn", "seconds")
+SEED_COLUMNS = ("set", "method", "seeds", "images", "sad", "mse", "grad", "conn", "seconds")
 BASELINES = ("cf", "knn")
+SEED_DIR = re.compile(r"seed_-?[0-9]+")
 
 
 def point_name(overrides):
@@ -40,23 +43,40 @@ def apply_overrides(cfg, overrides):
 
 
 def write_tables(workdir, title, rows):
-  """report.md (means; per-image rows when a set has several images), results.csv/.json."""
+  """report.md (means over seeds ± their standard deviation when runs are seeded; means over
+  images; per-image rows when a set has several images), results.csv/.json."""
   summary = scoring.summarize(rows)
-  text = f"# {title}\n\n## Mean over images\n\n" + tables.markdown_table(summary, SUMMARY_COLUMNS)
+  seeds = tables.seed_rows(summary, scoring.VALUE_KEYS)
+  text = f"# {title}\n\n"
+  if seeds:
+    text += ("## Mean ± standard deviation over seeds\n\n"
+             + tables.markdown_table(seeds, SEED_COLUMNS, spread=True) + "\n\n")
+  text += "## Mean over images\n\n" + tables.markdown_table(summary, SUMMARY_COLUMNS)
   if any(row["images"] > 1 for row in summary):
     text += "\n\n## Per image\n\n" + tables.markdown_table(rows, ROW_COLUMNS)
   text += "\n"
   io.write_text(os.path.join(workdir, "report.md"), text)
   tables.write_csv(os.path.join(workdir, "results.csv"), rows, ROW_COLUMNS)
-  io.write_json(os.path.join(workdir, "results.json"), {"summary": summary, "rows": rows})
+  io.write_json(os.path.join(workdir, "results.json"),
+                {"summary": summary, "rows": rows, **({"seeds": seeds} if seeds else {})})
   return text
+
+
+def evaluation_sets(cfg):
+  """{name: examples}: the held-out validation sets, plus the far sets `cfg.far` asks for."""
+  val_sets = splits.validation_sets(cfg.data)
+  far = cfg.get("far")
+  if far is not None and far.sets:
+    from matting.inputs import far_sets
+    val_sets = {**val_sets, **far_sets.far_validation_sets(far, val_sets)}
+  return val_sets
 
 
 def run_classic(cfg, workdir):
   """Solves and scores the classic methods on every validation set (timed, uncached)."""
   methods = scoring.available_methods(cfg.methods, cfg.include_pymatting)
   rows = []
-  for set_name, examples in splits.validation_sets(cfg.data).items():
+  for set_name, examples in evaluation_sets(cfg).items():
     rows += scoring.score_classic(set_name, examples, methods, params=cfg.params.to_dict())
   return write_tables(workdir, "Classic mattes", rows)
 
@@ -96,8 +116,13 @@ def find_runs(paths):
 
 
 def run_label(run_dir):
-  """'dcnn:NAME' for a run directory or a weights file (without '.npz')."""
-  return "dcnn:" + os.path.splitext(os.path.basename(os.path.normpath(run_dir)))[0]
+  """'dcnn:NAME' for a run directory or a weights file (without '.npz'); a seed directory
+  POINT/seed_K (see `sweep_points`) is 'dcnn:POINT/seed_K'."""
+  run_dir = os.path.normpath(run_dir)
+  name = os.path.splitext(os.path.basename(run_dir))[0]
+  if SEED_DIR.fullmatch(name):
+    name = f"{os.path.basename(os.path.dirname(os.path.abspath(run_dir)))}/{name}"
+  return "dcnn:" + name
 
 
 def _checkpoints_to_score(run_dir, all_steps):
@@ -111,8 +136,8 @@ def _checkpoints_to_score(run_dir, all_steps):
 
 
 def baseline_rows(val_sets, cache_dir, methods=BASELINES):
-  """Rows of the cached classic mattes (with their cached solve times), and
-  {(set, image): {method: alpha}} for figures."""
+  """Rows of the cached classic mattes (and pymatting references, e.g. 'pymatting_sm'), with
+  their cached solve times, and {(set, image): {method: alpha}} for figures."""
   from matting.classic import cache
   rows, alphas = [], {}
   for set_name, examples in val_sets.items():
@@ -149,8 +174,9 @@ def evaluate_runs(cfg, workdir, run_dirs, title, figures=True, all_steps=False,
                   point_reports=False):
   """Scores the classic baselines once and every run; writes the report (and, with
   `point_reports`, each run directory's own report from the same rows)."""
-  val_sets = splits.validation_sets(cfg.data)
-  base_rows, alphas = baseline_rows(val_sets, cfg.cache_dir)
+  val_sets = evaluation_sets(cfg)
+  base_rows, alphas = baseline_rows(val_sets, cfg.cache_dir,
+                                    tuple(cfg.get("baselines", BASELINES)))
   rows = list(base_rows)
   for run_dir in run_dirs:
     run_rows_, run_alphas = run_rows(run_dir, val_sets, cfg.cache_dir, all_steps)
@@ -183,7 +209,7 @@ def write_figures(workdir, val_sets, alphas, run_dirs, cache_dir):
     path = os.path.join(run_dir, "history.json")
     if os.path.exists(path):
       with open(path) as f:
-        histories[os.path.basename(os.path.normpath(run_dir))] = json.load(f)
+        histories[run_label(run_dir)[len("dcnn:"):]] = json.load(f)
   if histories:
     figures.loss_curves(os.path.join(figure_dir, "loss_curves.png"), histories)
   if run_dirs:
@@ -205,17 +231,101 @@ def _two_patches(stack, alpha, trimap):
   return [stack[r - half:r + half + 1, c - half:c + half + 1] for r, c in chosen]
 
 
-def run_sweep(cfg, workdir, sweep, title):
-  """Runs every sweep point in workdir/NAME; training sweeps end with one report over all."""
+def sweep_points(sweep, seeds=None):
+  """[(overrides, run directory relative to the work directory)]: each sweep point once in
+  POINT, or with `seeds` once per seed K in POINT/seed_K with cfg.seed = K."""
+  if not seeds:
+    return [(overrides, point_name(overrides)) for overrides in sweep]
+  return [({**overrides, "seed": int(seed)}, os.path.join(point_name(overrides), f"seed_{seed}"))
+          for overrides in sweep for seed in seeds]
+
+
+def precompute_groups(cfg, points):
+  """[(examples, classic methods)] whose mattes the points' runs read from the cache: each
+  training run's composites (its combination's methods) and the evaluation sets (those plus
+  the reported baselines). Classic experiments solve uncached and need none."""
+  from matting.inputs import stacks, training_set
+  groups, seen, splits_by_data = [], set(), {}
+  for overrides, _ in points:
+    point = apply_overrides(cfg, overrides)
+    if point.kind == "classic":
+      continue
+    methods = stacks.classic_methods(point.inputs.combination)
+    data_key = json.dumps(point.data.to_dict(), sort_keys=True, default=str)
+    if point.kind == "train":
+      key = json.dumps([data_key, point.augment.to_dict(), point.seed, methods],
+                       sort_keys=True, default=str)
+      if key not in seen:
+        seen.add(key)
+        if data_key not in splits_by_data:
+          splits_by_data[data_key] = splits.split_examples(point.data)[0]
+        groups.append((training_set.training_composites(splits_by_data[data_key],
+                                                        point.augment, point.seed), methods))
+    val_methods = tuple(dict.fromkeys(methods + BASELINES))
+    key = json.dumps([data_key, val_methods, point.get("far", {}) and point.far.to_dict()],
+                     sort_keys=True, default=str)
+    if key not in seen:
+      seen.add(key)
+      groups += [(examples, val_methods) for examples in evaluation_sets(point).values()]
+  return groups
+
+
+def precompute_sweep(cfg, sweep, shard=(0, 1), seeds=None, progress=True):
+  """Computes shard `shard` (index, count) of the classic mattes the sweep needs into
+  cfg.cache_dir/mattes; returns the counts of classic.precompute.precompute."""
+  from matting.classic import precompute
+  groups = precompute_groups(cfg, sweep_points(sweep, seeds))
+  return precompute.precompute(os.path.join(cfg.cache_dir, "mattes"), groups, shard,
+                               progress=progress)
+
+
+def _distributed_precompute(cfg, sweep, seeds):
+  """Under jax.distributed: each process computes its process_index share of the missing
+  mattes, and all meet at a barrier before training (none then computes any)."""
+  import jax
+  if jax.process_count() == 1:
+    return
+  from jax.experimental import multihost_utils
+  from matting.classic import precompute
+  counts = precompute_sweep(cfg, sweep, (jax.process_index(), jax.process_count()), seeds)
+  logging.warning("%s", precompute.format_counts(counts))
+  multihost_utils.sync_global_devices("matting: classic mattes precomputed")
+
+
+def run_sweep(cfg, workdir, sweep, title, seeds=None):
+  """Runs every sweep point in workdir/NAME (per seed in workdir/NAME/seed_K with `seeds`);
+  training sweeps end with one report over all, written by process 0 of a multi-process run.
+  """
   if cfg.kind not in RUNNERS:
     raise MattingInputError(f"unknown experiment kind {cfg.kind!r}; choose from "
                             f"{sorted(RUNNERS)}", field="kind")
-  run_dirs = [os.path.normpath(os.path.join(workdir, point_name(o))) for o in sweep]
+  points = sweep_points(sweep, seeds)
+  run_dirs = [os.path.normpath(os.path.join(workdir, name)) for _, name in points]
+  main = True
+  if cfg.kind == "train":
+    from matting.training import sharding
+    _distributed_precompute(cfg, sweep, seeds)
+    main = sharding.is_main_process()
   text = ""
-  for overrides, run_dir in zip(sweep, run_dirs):
+  for (overrides, _), run_dir in zip(points, run_dirs):
     text = RUNNERS[cfg.kind](apply_overrides(cfg, overrides), run_dir)
   if cfg.kind == "train":
-    text = evaluate_runs(cfg, workdir, run_dirs, title, point_reports=len(run_dirs) > 1)
+    text = _sweep_report(cfg, workdir, run_dirs, title, main)
+  return text
+
+
+def _sweep_report(cfg, workdir, run_dirs, title, main):
+  """The report over all runs, scored and written by process 0 alone (its checkpoint reads
+  skip orbax's all-process barriers); the other processes wait for it at a barrier."""
+  import jax
+  from matting.training import checkpoints
+  text = ""
+  if main:
+    with checkpoints.this_process_only():
+      text = evaluate_runs(cfg, workdir, run_dirs, title, point_reports=len(run_dirs) > 1)
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    multihost_utils.sync_global_devices("matting: sweep report written")
   return text
 
 

@@ -23,20 +23,6 @@ def _consistent_example(height=40, width=50):
   return image, trimap, alpha
 
 
-def test_composite_is_equation_one():
-  rng = _rng()
-  fg, bg = rng.random((2, 6, 7, 3)).astype(np.float32)
-  alpha = rng.random((6, 7)).astype(np.float32)
-  image = augment.composite(fg, alpha, bg)
-  assert image.dtype == np.float32
-  np.testing.assert_allclose(image, alpha[..., None] * fg + (1 - alpha[..., None]) * bg,
-                             atol=1e-6)
-  np.testing.assert_array_equal(augment.composite(fg, np.ones((6, 7)), bg), fg)
-  np.testing.assert_array_equal(augment.composite(fg, np.zeros((6, 7)), bg), bg)
-  with pytest.raises(MattingInputError, match="do not match"):
-    augment.composite(fg, alpha[:5], bg)
-
-
 def test_fit_background_crops_and_upscales():
   rng = _rng()
   big = rng.random((50, 60, 3)).astype(np.float32)

@@ -154,3 +154,17 @@ def test_rgba_cutout_needs_png(tmp_path, example_files):
                            "-o", out], capture_output=True, text=True, timeout=300)
   assert result.returncode == 2 and "needs a .png" in result.stderr
   assert not out.exists()
+
+
+def test_composite_is_equation_one():
+  rng = np.random.default_rng(0)
+  fg, bg = rng.random((2, 6, 7, 3)).astype(np.float32)
+  alpha = rng.random((6, 7)).astype(np.float32)
+  image = cutout.composite(fg, alpha, bg)
+  assert image.dtype == np.float32
+  np.testing.assert_allclose(image, alpha[..., None] * fg + (1 - alpha[..., None]) * bg,
+                             atol=1e-6)
+  np.testing.assert_array_equal(cutout.composite(fg, np.ones((6, 7)), bg), fg)
+  np.testing.assert_array_equal(cutout.composite(fg, np.zeros((6, 7)), bg), bg)
+  with pytest.raises(MattingInputError, match="do not match"):
+    cutout.composite(fg, alpha[:5], bg)

@@ -137,19 +137,6 @@ def test_example_is_frozen():
     ex.name = "y"
 
 
-def test_load_dataset_specs(tmp_path):
-  examples = datasets.load_dataset("synthetic:1")
-  assert [ex.name for ex in examples] == ["syn000"]
-  assert examples[0].image.shape == (480, 640, 3)
-  _write_layout(tmp_path)
-  assert [ex.name for ex in datasets.load_dataset(str(tmp_path))] == list(FAKE_NAMES)
-  with pytest.raises(MattingInputError, match="synthetic:N"):
-    datasets.load_dataset("synthetic:two")
-  with pytest.raises(MattingInputError, match="no such data directory"):
-    datasets.load_dataset(str(tmp_path / "missing"))
-
-
-@pytest.mark.skipif(not ALPHAMATTING.is_dir(), reason="shared alphamatting data not present")
 def test_real_alphamatting_layout():
   names = datasets.list_alphamatting(ALPHAMATTING)
   assert "GT01" in names and all(re.fullmatch(r"GT\d\d", n) for n in names)

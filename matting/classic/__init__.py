@@ -12,13 +12,20 @@ METHODS = {
     "knn": ("matting.classic.knn", "knn_alpha"),
     "comp": ("matting.classic.comprehensive", "comprehensive_alpha"),
 }
+# pymatting's mattes, as reference rows in reports only (classic/references.py).
+REFERENCES = {
+    "pymatting_cf": ("matting.classic.references", "pymatting_cf_alpha"),
+    "pymatting_knn": ("matting.classic.references", "pymatting_knn_alpha"),
+    "pymatting_sm": ("matting.classic.references", "pymatting_sm_alpha"),
+}
 
 
 def classic_solver(method):
   """Returns the function (image, trimap, **params) -> alpha for a method name."""
-  if method not in METHODS:
-    raise ValueError(f"unknown classic method {method!r}; choose from {sorted(METHODS)}")
-  module, name = METHODS[method]
+  if method not in METHODS and method not in REFERENCES:
+    raise ValueError(f"unknown classic method {method!r}; choose from {sorted(METHODS)} "
+                     f"or the references {sorted(REFERENCES)}")
+  module, name = METHODS.get(method) or REFERENCES[method]
   return getattr(importlib.import_module(module), name)
 
 
@@ -40,6 +47,23 @@ def classic_alphas(methods, image, trimap):
     classic_solver(method)  # Imports (and name errors) in this thread, before the pool.
   if len(methods) < 2:
     return {m: classic_alpha(m, image, trimap) for m in methods}
+  params = {m: {} for m in methods}
+  if "cf" in methods and "knn" in methods:  # CF tiles within what KNN leaves of the budget.
+    cf_budget = _budget_beside_knn(trimap)
+    if cf_budget is None:  # Too little for both at once: one after the other, each in full.
+      return {m: classic_alpha(m, image, trimap) for m in methods}
+    params["cf"]["max_memory"] = cf_budget
   with ThreadPoolExecutor(len(methods)) as pool:
-    futures = {m: pool.submit(classic_alpha, m, image, trimap) for m in methods}
+    futures = {m: pool.submit(classic_alpha, m, image, trimap, **params[m]) for m in methods}
     return {m: f.result() for m, f in futures.items()}
+
+
+def _budget_beside_knn(trimap):
+  """The memory budget minus KNN's estimate, for a CF solve running beside it; None when
+  that leaves CF less than its smallest tiled solve (then they run one after the other)."""
+  from matting.classic import closed_form, knn, memory
+  budget = memory.resolve_max_memory(None)
+  need = knn.knn_bytes(trimap)
+  smallest = (closed_form.PIXEL_BYTES * trimap.size
+              + 2 * closed_form.solve_bytes(closed_form.MIN_TILE_VARIABLES))
+  return budget - need if budget - need >= smallest else None

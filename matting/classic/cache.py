@@ -4,10 +4,12 @@ Classic mattes are by far the slowest stage (seconds per image), and every (imag
 augmentation) needs its own (§4.1). Each matte is computed once, stored as a compressed
 `.npz` under `cache_dir/METHOD/KEY.npz` (the matte as 'alpha', its solve time in seconds as
 'seconds') written atomically, and computed in parallel worker processes with a progress bar.
-A killed run resumes with the mattes still missing.
+A killed run resumes with the mattes still missing; a damaged entry (truncated, empty, not
+a matte of the right size) is logged once, deleted and recomputed.
 """
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -15,6 +17,7 @@ import os
 import time
 
 import numpy as np
+from absl import logging
 
 from matting import classic
 from matting.console import Progress
@@ -40,11 +43,37 @@ def cache_path(cache_dir, method, key):
   return os.path.join(cache_dir, method, f"{key}.npz")
 
 
-def _load(path):
-  """(alpha, solve seconds or NaN for entries written before the time was stored)."""
-  with np.load(path) as data:
-    seconds = float(data["seconds"]) if "seconds" in data.files else float("nan")
-    return data["alpha"], seconds
+def _load(path, shape=None):
+  """(alpha, solve seconds or NaN for entries written before the time was stored).
+
+  Raises ValueError (naming the file) for an entry that is unreadable or not a finite
+  [0,1] matte (of (H, W) `shape` when given): a damaged entry, see `_load_or_forget`.
+  """
+  try:
+    with np.load(path, allow_pickle=False) as data:
+      seconds = float(data["seconds"]) if "seconds" in data.files else float("nan")
+      alpha = data["alpha"]
+  except Exception as e:  # BadZipFile, EOFError, KeyError, zlib.error, OSError, ...
+    raise ValueError(f"{path}: unreadable cache entry ({type(e).__name__}: {e})") from e
+  if alpha.ndim != 2 or (shape is not None and alpha.shape != tuple(shape[:2])):
+    raise ValueError(f"{path}: cached matte has shape {alpha.shape}, expected {shape}")
+  if not np.all(np.isfinite(alpha)) or alpha.size and (alpha.min() < 0 or alpha.max() > 1):
+    raise ValueError(f"{path}: cached matte has values outside [0,1] or NaN")
+  return alpha, seconds
+
+
+def _load_or_forget(path, shape):
+  """`_load(path)`, or None after logging and deleting a damaged entry (it is recomputed).
+
+  A cache heals itself: one warning names the file; later runs find a fresh entry.
+  """
+  try:
+    return _load(path, shape)
+  except ValueError as e:
+    logging.warning("damaged classic-matte cache entry, recomputing: %s", e)
+    with contextlib.suppress(FileNotFoundError):
+      os.remove(path)
+    return None
 
 
 def _compute_and_store(path, method, image, trimap, params):
@@ -59,9 +88,12 @@ def _compute_and_store(path, method, image, trimap, params):
 def cached_matte(cache_dir, method, image, trimap, params=None):
   """The classic matte of (image, trimap), from the cache or computed and stored."""
   path = cache_path(cache_dir, method, cache_key(image, trimap, method, params))
-  if not os.path.exists(path):
-    _compute_and_store(path, method, image, trimap, params)
-  return _load(path)[0]
+  if os.path.exists(path):
+    entry = _load_or_forget(path, trimap.shape)
+    if entry is not None:
+      return entry[0]
+  _compute_and_store(path, method, image, trimap, params)
+  return _load(path, trimap.shape)[0]
 
 
 def cached_mattes(cache_dir, examples, methods, params=None, processes=None, progress=True,
@@ -78,8 +110,14 @@ def cached_mattes(cache_dir, examples, methods, params=None, processes=None, pro
   params = params or {}
   paths = [{m: cache_path(cache_dir, m, cache_key(e.image, e.trimap, m, params.get(m)))
             for m in methods} for e in examples]
-  todo = [(i, m) for i, per_example in enumerate(paths) for m, p in per_example.items()
-          if not os.path.exists(p)]
+  loaded, todo = {}, []
+  for i, per_example in enumerate(paths):
+    for m, p in per_example.items():
+      entry = _load_or_forget(p, examples[i].trimap.shape) if os.path.exists(p) else None
+      if entry is None:
+        todo.append((i, m))
+      else:
+        loaded[i, m] = entry
   if todo:
     meter = Progress(len(todo), f"classic mattes -> {cache_dir}") if progress else None
     processes = min(processes or os.cpu_count() or 1, len(todo))
@@ -102,4 +140,6 @@ def cached_mattes(cache_dir, examples, methods, params=None, processes=None, pro
     if meter:
       meter.close()
   pick = (lambda entry: entry) if with_seconds else (lambda entry: entry[0])
-  return [{m: pick(_load(p)) for m, p in per_example.items()} for per_example in paths]
+  for i, m in todo:
+    loaded[i, m] = _load(paths[i][m], examples[i].trimap.shape)
+  return [{m: pick(loaded[i, m]) for m in per_example} for i, per_example in enumerate(paths)]

@@ -6,7 +6,9 @@ pixel are processed in batches (closed-form 3x3 Cholesky of each regularised col
 covariance, one batched matmul for all pixel pairs) and their |w| x |w| blocks are summed by
 bincount into a banded layout, (4r+1)^2 entries per pixel, that becomes the CSR matrix
 without a COO sort. `closed_form_alpha` solves the trimap-constrained system with
-`sparse_solve` (by default CG preconditioned by an exact nested-dissection Cholesky).
+`sparse_solve` (by default CG preconditioned by an exact nested-dissection Cholesky); above
+TILE_VARIABLES unknowns, or when one factorisation would not fit the memory budget, it
+solves overlapping tiles instead (`_tiled_alpha`), so time and memory grow linearly.
 """
 
 import numpy as np
@@ -146,9 +148,212 @@ def coarse_to_fine_guess(image, trimap, **params):
   return np.pad(guess, ((0, height - 2 * h2), (0, width - 2 * w2)), mode="edge")
 
 
+# The tiled solve (`_tiled_alpha`). Tiles hold at most TILE_VARIABLES unknowns: the exact
+# factor's cost grows like n^1.5 in one solve, so bounded tiles make the whole solve grow
+# linearly (benchmarks/scale.py); each tile's core is solved with OVERLAP extra pixels on
+# every side whose outer ring takes its values from a half-resolution solve. On GT26
+# Trimap1 upscaled 2x (613k unknowns) that moved SAD by -0.06 % (overlap 32; 48: -0.02 %)
+# against the untiled solve. Schwarz sweeps (SWEEPS) shrink the difference further but keep
+# every tile's factor (~1.6 KB per unknown), so they are off by default.
+TILE_VARIABLES = 200_000
+MIN_TILE_VARIABLES = 20_000
+OVERLAP = 32
+SWEEPS = 0
+PIXEL_BYTES = 80  # Whole-image arrays of the tiled path (float64 image, masks, output).
+
+
+def solve_bytes(num_variables):
+  """Estimated peak memory of one exact solve of `num_variables`: Laplacian, reduced system,
+  symbolic analysis and the nested-dissection factor (~n log n); fitted to peak RSS of
+  benchmarks/scale.py runs (0.73 GB at 0.3M variables, 3.6 GB at 1.2M)."""
+  n = max(int(num_variables), 2)
+  return int(n * (1500 + 80 * np.log2(n)))
+
+
+def _variables(trimap, radius, constraint):
+  """(H, W) bool: the pixels the system solves for (soft: covered by an active window)."""
+  _, _, unknown = trimap_masks(trimap)
+  if constraint == "hard":
+    return unknown
+  size = 2 * radius + 1
+  if min(trimap.shape) < size:
+    return np.zeros(trimap.shape, bool)
+  return _box_or(_box_or(unknown, size, valid=True), size, valid=False)
+
+
+def _tile_cores(mask, max_count):
+  """Rectangles (y0, y1, x0, x1) covering every True pixel of `mask`, each holding at most
+  `max_count` of them: recursive halving by count across the longer side, each part shrunk
+  to the bounding box of its pixels. Counts come from one integral image."""
+  integral = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), np.int64)
+  np.cumsum(np.cumsum(mask, axis=0), axis=1, out=integral[1:, 1:])
+
+  def profile(y0, y1, x0, x1, axis):  # Counts per row (axis 0) or column (axis 1).
+    if axis == 0:
+      column = integral[y0:y1 + 1, x1] - integral[y0:y1 + 1, x0]
+    else:
+      column = integral[y1, x0:x1 + 1] - integral[y0, x0:x1 + 1]
+    return np.diff(column)
+
+  cores, todo = [], [(0, mask.shape[0], 0, mask.shape[1])]
+  while todo:
+    y0, y1, x0, x1 = todo.pop()
+    rows, cols = profile(y0, y1, x0, x1, 0), profile(y0, y1, x0, x1, 1)
+    if not rows.sum():
+      continue
+    nz_r, nz_c = np.flatnonzero(rows), np.flatnonzero(cols)
+    y0, y1, x0, x1 = y0 + nz_r[0], y0 + nz_r[-1] + 1, x0 + nz_c[0], x0 + nz_c[-1] + 1
+    rows, cols = rows[nz_r[0]:nz_r[-1] + 1], cols[nz_c[0]:nz_c[-1] + 1]
+    if rows.sum() <= max_count or max(y1 - y0, x1 - x0) < 2:
+      cores.append((y0, y1, x0, x1))
+      continue
+    along = rows if y1 - y0 >= x1 - x0 else cols
+    cut = int(np.searchsorted(np.cumsum(along), along.sum() / 2)) + 1
+    cut = min(max(cut, 1), len(along) - 1)
+    if along is rows:
+      todo += [(y0, y0 + cut, x0, x1), (y0 + cut, y1, x0, x1)]
+    else:
+      todo += [(y0, y1, x0, x0 + cut), (y0, y1, x0 + cut, x1)]
+  return sorted(cores)
+
+
+def _half_resolution(image, trimap):
+  """2x2-averaged image and a trimap that is FG (BG) only where all four pixels are."""
+  h2, w2 = trimap.shape[0] // 2, trimap.shape[1] // 2
+  small_image = image[:2 * h2, :2 * w2].reshape(h2, 2, w2, 2, 3).mean(axis=(1, 3))
+  blocks = trimap[:2 * h2, :2 * w2].reshape(h2, 2, w2, 2)
+  small_trimap = np.full((h2, w2), 0.5)
+  small_trimap[(blocks == 1.0).all(axis=(1, 3))] = 1.0
+  small_trimap[(blocks == 0.0).all(axis=(1, 3))] = 0.0
+  return small_image, small_trimap
+
+
+def _upsampled_at(small, ys, xs):
+  """Bilinear values of a half-resolution map at full-resolution pixels (ys, xs)."""
+  from scipy.ndimage import map_coordinates
+  coords = np.stack([(ys + 0.5) / 2 - 0.5, (xs + 0.5) / 2 - 0.5])
+  return map_coordinates(small, coords, order=1, mode="nearest")
+
+
+class _Tile:
+  """One tile's system with its ring pinned: A x = b0 - C g for ring values g, A factorised.
+
+  The core (y0, y1, x0, x1) is what the tile writes; its crop is the core grown by `overlap`
+  px, and the ring is the crop's outer 2 * radius px (except along the image border): with
+  the ring pinned, the crop holds every window that touches its inner pixels, so the tile's
+  solution is exact given its ring values.
+  """
+
+  def __init__(self, image, trimap, core, overlap, params):
+    height, width = trimap.shape
+    radius = params["radius"]
+    y0, y1, x0, x1 = self.core = core
+    cy0, cy1 = max(0, y0 - overlap), min(height, y1 + overlap)
+    cx0, cx1 = max(0, x0 - overlap), min(width, x1 + overlap)
+    self.crop = (cy0, cy1, cx0, cx1)
+    sub_trimap = trimap[cy0:cy1, cx0:cx1]
+    fg, _, unknown = trimap_masks(sub_trimap)
+    ring = np.ones(sub_trimap.shape, bool)
+    band = 2 * radius
+    ring[band if cy0 else 0:(cy1 - cy0) - (band if cy1 < height else 0),
+         band if cx0 else 0:(cx1 - cx0) - (band if cx1 < width else 0)] = False
+    if params["constraint"] == "hard":
+      ring &= unknown  # Known pixels are pinned to the trimap already.
+    L = closed_form_laplacian(image[cy0:cy1, cx0:cx1], params["eps"], radius, known=~unknown)
+    self.A, self.b0, self.free, self.alpha = sparse_solve.constrained_system(
+        L, ~unknown.ravel(), fg.ravel(), params["lam"], params["constraint"],
+        fixed=ring.ravel(), fixed_values=np.zeros(ring.size))
+    self.ring = np.flatnonzero(ring)
+    self.coupling = L[self.free][:, self.ring].tocsr()
+    del L
+    self.shape = sub_trimap.shape
+    self.factor = (sparse_solve.NestedDissectionCholesky(
+        self.A, *np.divmod(self.free, self.shape[1])) if len(self.free) else None)
+
+  def solve(self, ring_values, params):
+    """The crop's alpha (flat) for the given ring values."""
+    alpha = self.alpha.copy()
+    alpha[self.ring] = ring_values
+    if self.factor is not None:
+      b = self.b0 - self.coupling @ ring_values
+      M = sparse_solve._operator(self.factor.solve, self.A.shape[0])
+      with sparse_solve.threadpool_limits(1, user_api="blas"):
+        alpha[self.free], _ = sparse_solve.conjugate_gradient(
+            self.A, b, M, self.factor.solve(b), params["rtol"], params["maxiter"])
+    return alpha
+
+  def ring_pixels(self):
+    cy0, _, cx0, _ = self.crop
+    ys, xs = np.divmod(self.ring, self.shape[1])
+    return ys + cy0, xs + cx0
+
+  def write_core(self, out, crop_alpha):
+    y0, y1, x0, x1 = self.core
+    cy0, _, cx0, _ = self.crop
+    out[y0:y1, x0:x1] = crop_alpha.reshape(self.shape)[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
+
+
+def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, params,
+                 max_memory):
+  """Alpha (H, W) float64 (unclipped) by overlapping domain decomposition (TILE_VARIABLES).
+
+  The rings of the tiles (`_Tile`) first take their values from the half-resolution matte
+  (itself tiled when large); then `sweeps` multiplicative Schwarz sweeps re-solve every tile
+  in turn, with its ring read from the current matte (its neighbours' fresh cores), reusing
+  each tile's factor (all tiles' factors are then kept: memory grows with the image): every
+  sweep shrinks the error that the coarse ring values left. Known pixels away from every
+  tile keep their trimap value.
+  """
+  radius = params["radius"]
+  small_image, small_trimap = _half_resolution(image, trimap)
+  fg_s, bg_s, _ = trimap_masks(small_trimap)
+  if not (fg_s.any() and bg_s.any()) or min(small_trimap.shape) < 2 * radius + 1:
+    small = np.where(trimap_masks(trimap)[0], 1.0, 0.0)[::2, ::2]  # No coarse problem left.
+  else:
+    small = closed_form_alpha(small_image, small_trimap, max_memory=max_memory,
+                              tile_variables=tile_variables, overlap=overlap, sweeps=sweeps,
+                              **params).astype(np.float64)
+  del small_image, small_trimap
+  alpha = trimap_masks(trimap)[0].astype(np.float64)
+  tiles = []
+  for core in _tile_cores(variables, tile_variables):
+    tile = _Tile(image, trimap, core, overlap, params)
+    tile.write_core(alpha, tile.solve(_upsampled_at(small, *tile.ring_pixels()), params))
+    if sweeps:
+      tiles.append(tile)
+    del tile  # Without sweeps only one tile's factor is alive at a time.
+  for _ in range(sweeps if len(tiles) > 1 else 0):
+    for tile in tiles:
+      tile.write_core(alpha, tile.solve(alpha[tile.ring_pixels()], params))
+  return alpha
+
+
+def _tile_size(num_pixels, num_variables, tile_variables, overlap, budget, shape):
+  """Unknowns per tile that fit `budget` with the whole-image arrays; raises if none does."""
+  from matting.classic.memory import format_size
+  overhead = PIXEL_BYTES * num_pixels
+  size = int(tile_variables)
+  floor = min(MIN_TILE_VARIABLES, size)
+
+  def grown(n):  # A crop holds its core and the overlap: ~(1 + 4 overlap / side) x the core.
+    return n * (1 + 4 * overlap / max(np.sqrt(n), 1))
+
+  while size > floor and overhead + solve_bytes(grown(size)) > budget:
+    size = max(floor, int(size * 0.8))
+  needed = overhead + solve_bytes(grown(min(size, num_variables)))
+  if needed > budget:
+    raise MattingInputError(
+        f"closed-form matting of a {shape[1]}x{shape[0]} image ({num_pixels / 1e6:.1f} MP, "
+        f"{num_variables} pixels to solve) needs at least {format_size(needed)} even in "
+        f"tiles, more than the memory budget of {format_size(budget)}; raise the budget or "
+        "downscale the image", field="max_memory")
+  return size
+
+
 def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="soft",
                       preconditioner="cholesky", rtol=1e-7, coarse_to_fine=False,
-                      maxiter=10000):
+                      maxiter=10000, max_memory=None, tiled=None,
+                      tile_variables=TILE_VARIABLES, overlap=OVERLAP, sweeps=SWEEPS):
   """Closed-form matte (Levin et al. 2008) as float32 (H, W) in [0, 1].
 
   Solves Eq. 12 with the trimap as constraint: 'soft' minimises
@@ -171,12 +376,32 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
     rtol: relative residual at which CG stops.
     coarse_to_fine: whether to start from the half-resolution solution.
     maxiter: CG iteration cap.
+    max_memory: memory budget in bytes (or '4G'); None: half of MemAvailable. The exact
+      solve tiles when one factorisation would not fit it (`solve_bytes`); raises
+      MattingInputError when even the smallest tiles would not.
+    tiled: True / False forces / forbids the tiled solve ('cholesky' only); None tiles
+      above tile_variables unknowns or when the budget asks for it.
+    tile_variables: unknowns per tile at most.
+    overlap: pixels each tile's crop extends beyond its core.
+    sweeps: Schwarz sweeps after the coarse-ring pass (`_tiled_alpha`; they keep every
+      tile's factor in memory).
   """
   image, trimap = check_image_and_trimap(image, trimap)
   height, width = trimap.shape
   fg, _, unknown = trimap_masks(trimap)
   params = dict(eps=eps, radius=radius, lam=lam, constraint=constraint,
                 preconditioner=preconditioner, rtol=rtol, maxiter=maxiter)
+  if preconditioner == "cholesky" and tiled is not False:
+    from matting.classic.memory import resolve_max_memory
+    budget = resolve_max_memory(max_memory)
+    variables = _variables(trimap, radius, constraint)
+    count = int(variables.sum())
+    untiled_bytes = 40 * trimap.size + solve_bytes(count)
+    if tiled or count > 1.25 * tile_variables or untiled_bytes > budget:
+      size = _tile_size(trimap.size, count, tile_variables, overlap, budget, trimap.shape)
+      params.pop("preconditioner")
+      alpha = _tiled_alpha(image, trimap, variables, size, overlap, sweeps, params, max_memory)
+      return np.clip(alpha, 0.0, 1.0).astype(np.float32)
   x0 = coarse_to_fine_guess(image, trimap, **params) if coarse_to_fine else None
   alpha = sparse_solve.solve_alpha(closed_form_laplacian(image, eps, radius, known=~unknown),
                                    ~unknown.ravel(), fg.ravel(), lam=lam, constraint=constraint,

@@ -185,6 +185,27 @@ def search_region(unknown, margin):
   return (ndimage.distance_transform_edt(~unknown) <= margin).ravel()
 
 
+def knn_bytes(trimap, search_margin=10):
+  """Estimated peak memory of `knn_alpha` on this trimap: per pixel (features, KD-tree) and
+  per searched pixel (neighbour lists, the Laplacian, CG vectors); fitted to peak RSS of
+  benchmarks/scale.py runs."""
+  _, _, unknown = trimap_masks(np.asarray(trimap))
+  searched = int(search_region(unknown, search_margin).sum())
+  return 150 * unknown.size + 600 * searched
+
+
+def _check_memory(trimap, search_margin):
+  """Refuses, before any work, a solve whose estimate exceeds the memory available now."""
+  from matting.classic.memory import available_bytes, format_size
+  available = available_bytes()
+  need = knn_bytes(trimap, search_margin if search_margin is not None else max(trimap.shape))
+  if available is not None and need > available:
+    raise MattingInputError(
+        f"KNN matting of a {trimap.shape[1]}x{trimap.shape[0]} image needs about "
+        f"{format_size(need)}, more than the {format_size(available)} of memory available; "
+        "downscale the image or free memory")
+
+
 def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_space="hsv",
               constraint="soft", preconditioner=None, search_margin=10):
   """KNN matte: float32 (H, W) in [0, 1] solving (L + lam*D_m) alpha = lam*m (Eq. 8).
@@ -216,6 +237,7 @@ def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_sp
   if search_margin is not None and search_margin < 0:
     raise MattingInputError(f"search_margin: must be >= 0 or None, got {search_margin}")
   fg, bg, unknown = trimap_masks(trimap)
+  _check_memory(trimap, search_margin)
   L = knn_laplacian(image, n_neighbors, level, color_space,
                     search=search_region(unknown, search_margin))
   options = {} if preconditioner is None else {"preconditioner": preconditioner}

@@ -266,31 +266,45 @@ def conjugate_gradient(A, b, M=None, x0=None, rtol=1e-7, maxiter=10000):
   return x, iterations[0]
 
 
-def constrained_system(L, known, known_values, lam=100.0, constraint="soft"):
+def constrained_system(L, known, known_values, lam=100.0, constraint="soft", fixed=None,
+                       fixed_values=None):
   """Reduces the matting problem to an SPD system A x = b on the variables that need solving.
 
   Returns (A, b, free, alpha): alpha is the full solution with every variable outside
   `free` already set, and A, b act on alpha[free]. Soft: pixels with an empty Laplacian row
   (no active window) just take their trimap value; hard: the known pixels are fixed.
+  `fixed` (bool, optional) pins further pixels to `fixed_values` (Dirichlet values, e.g. a
+  tile's ring taken from a coarser solve): they leave the system and move to b.
   """
   L = sp.csr_matrix(L, dtype=np.float64)
   known = np.asarray(known, dtype=bool).ravel()
   values = np.where(known, np.asarray(known_values, dtype=np.float64).ravel(), 0.0)
-  alpha = values.copy()
+  if fixed is not None:
+    fixed = np.asarray(fixed, dtype=bool).ravel()
+  alpha = values.copy() if fixed is None else np.where(
+      fixed, np.asarray(fixed_values, dtype=np.float64).ravel(), values)
   if constraint == "soft":
-    free = np.flatnonzero(np.diff(L.indptr) > 0)
+    free_mask = np.diff(L.indptr) > 0
+    if fixed is not None:
+      free_mask &= ~fixed
+    free = np.flatnonzero(free_mask)
     rows = L[free]
     A = (rows[:, free] + sp.diags(lam * known[free].astype(np.float64))).tocsr()
-    return A, lam * values[free], free, alpha
+    b = lam * values[free]
+    if fixed is not None and fixed.any():
+      b -= rows[:, fixed] @ alpha[fixed]
+    return A, b, free, alpha
   if constraint == "hard":
-    free = np.flatnonzero(~known)
+    pinned = known if fixed is None else known | fixed
+    free = np.flatnonzero(~pinned)
     rows = L[free]
-    return rows[:, free].tocsr(), -(rows[:, known] @ values[known]), free, alpha
+    return rows[:, free].tocsr(), -(rows[:, pinned] @ alpha[pinned]), free, alpha
   raise ValueError(f"unknown constraint {constraint!r}, expected 'soft' or 'hard'")
 
 
 def solve_alpha(L, known, known_values, lam=100.0, constraint="soft", preconditioner="jacobi",
-                x0=None, rtol=1e-7, maxiter=10000, grid_shape=None):
+                x0=None, rtol=1e-7, maxiter=10000, grid_shape=None, fixed=None,
+                fixed_values=None):
   """Solves for alpha (flat float64, unclipped) given a Laplacian and trimap constraints.
 
   Args:
@@ -304,8 +318,11 @@ def solve_alpha(L, known, known_values, lam=100.0, constraint="soft", preconditi
     rtol: CG stops when the residual norm is below rtol times the right-hand side's.
     maxiter: CG iteration cap.
     grid_shape: (H, W) of the pixel grid, N = H*W; needed by 'cholesky'.
+    fixed, fixed_values: optional (N,) bool and values of further pinned pixels
+      (`constrained_system`).
   """
-  A, b, free, alpha = constrained_system(L, known, known_values, lam, constraint)
+  A, b, free, alpha = constrained_system(L, known, known_values, lam, constraint, fixed,
+                                         fixed_values)
   del L  # Frees the Laplacian during the solve if the caller kept no reference to it.
   if not len(free):
     return alpha

@@ -14,7 +14,6 @@ from scipy import ndimage
 
 from matting.data import io
 from matting.errors import MattingInputError
-from matting.inputs.augment import composite
 
 NAMED_COLORS = {
     "white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "green": (0, 255, 0),
@@ -66,6 +65,18 @@ def load_background(spec, height, width):
   except MattingInputError as e:
     raise MattingInputError(str(e), field="background") from e
   return cover_resize(background, height, width)
+
+
+def composite(foreground, alpha, background):
+  """Eq. (1): I = αF + (1 - α)B, float32 clipped to [0, 1] (an estimated F may overshoot)."""
+  foreground = np.asarray(foreground, dtype=np.float32)
+  background = np.asarray(background, dtype=np.float32)
+  alpha = np.asarray(alpha, dtype=np.float32)
+  if not foreground.shape == background.shape == alpha.shape + (3,):
+    raise MattingInputError(f"composite: foreground {foreground.shape}, alpha {alpha.shape} "
+                            f"and background {background.shape} do not match")
+  a = alpha[..., None]
+  return np.clip(a * foreground + (1 - a) * background, 0.0, 1.0)
 
 
 def cutout_rgba(foreground, alpha):

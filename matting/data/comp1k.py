@@ -18,6 +18,7 @@ Testing: the composed layout that GCA/MatteFormer/ViTMatte read, with the same n
 import os
 
 import numpy as np
+from absl import logging
 from scipy import ndimage
 
 from matting.data import io
@@ -117,15 +118,10 @@ def random_trimap(alpha, rng, width_range):
   return out
 
 
-def _check_alpha(alpha, name):
-  if not ((alpha >= 1).any() and (alpha <= 0).any()):
-    raise MattingInputError(f"{name}: alpha needs opaque (255) and clear (0) pixels for a "
-                            f"trimap", field="data.dir")
-
-
 def training_examples(root, bg_dir, num_bg, seed, trimap_width, num_fg=0):
   """DIM composites: each foreground (the first `num_fg` by name, 0 = all) on `num_bg`
-  backgrounds, named 'NAME_bgK'. Deterministic from `seed`."""
+  backgrounds, named 'NAME_bgK'. Deterministic from `seed`. A foreground whose alpha has no
+  opaque or no clear pixel (no trimap possible) is skipped with a warning."""
   pairs = foreground_pairs(root)
   if num_fg:
     pairs = pairs[:num_fg]
@@ -140,18 +136,27 @@ def training_examples(root, bg_dir, num_bg, seed, trimap_width, num_fg=0):
   rng = np.random.default_rng([seed, 0])
   order = rng.permutation(len(bg_paths))
   deal = [bg_paths[order[i % len(order)]] for i in range(len(pairs) * num_bg)]
-  examples = []
+  examples, skipped = [], []
   for index, (name, fg_path, alpha_path) in enumerate(pairs):
     fg = io.read_image(fg_path)
     alpha = io.read_alpha(alpha_path)
     io.check_same_size(fg.shape, alpha.shape, fg_path, alpha_path)
-    _check_alpha(alpha, alpha_path)
+    if not ((alpha >= 1).any() and (alpha <= 0).any()):
+      # E.g. a glass with no opaque pixel: its trimap would lack FG (or BG).
+      skipped.append(name)
+      continue
     for k in range(num_bg):
       bg = fit_background_dim(io.read_image(deal[index * num_bg + k]), *alpha.shape)
       a = alpha[..., None]
       image = np.clip(a * fg + (1 - a) * bg, 0.0, 1.0).astype(np.float32)
       trimap = random_trimap(alpha, np.random.default_rng([seed, 1, index, k]), trimap_width)
       examples.append(Example(name=f"{name}_bg{k}", image=image, trimap=trimap, alpha=alpha))
+  if skipped:
+    logging.warning("Composition-1k: skipped %d foreground(s) whose alpha has no opaque or no "
+                    "clear pixel: %s", len(skipped), ", ".join(skipped[:10]))
+  if not examples:
+    raise MattingInputError(f"{root}: no foreground has both opaque (255) and clear (0) alpha",
+                            field="data.dir")
   return examples
 
 

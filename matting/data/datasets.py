@@ -15,7 +15,6 @@ ALPHAMATTING_INPUT = "input_training_lowres"
 ALPHAMATTING_TRIMAPS = "trimap_training_lowres"
 ALPHAMATTING_GT = "gt_training_lowres"
 TRIMAP_KINDS = ("Trimap1", "Trimap2")
-SYNTHETIC_SPEC = "synthetic"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -137,20 +136,3 @@ def synthetic_set(seed=0, num=6, height=480, width=640, unknown_width=8):
     examples.append(Example(name=f"syn{index:03d}", image=ex.image, trimap=ex.trimap,
                             alpha=ex.alpha))
   return examples
-
-
-def load_dataset(spec, trimap="Trimap1", seed=0):
-  """Examples from a one-string spec, as given on a command line:
-
-    "synthetic" or "synthetic:N"  the embedded synthetic set (synthetic_set; N images) from seed;
-    anything else                 a directory in the alphamatting.com layout (load_alphamatting),
-                                  e.g. ./synthetic for a folder of that name.
-  """
-  spec = os.fspath(spec)
-  kind, _, count = spec.partition(":")
-  if kind != SYNTHETIC_SPEC:
-    return load_alphamatting(spec, trimap=trimap)
-  if count and not count.isdigit():
-    raise MattingInputError(f"data spec {spec!r}: expected 'synthetic' or 'synthetic:N' with "
-                            f"an integer N")
-  return synthetic_set(seed=seed, **({"num": int(count)} if count else {}))

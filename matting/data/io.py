@@ -2,8 +2,9 @@
 
 Images come back as float32 RGB in [0,1] (H, W, 3); trimaps as float32 in {0, 0.5, 1}
 (H, W); mattes as float32 in [0,1] (H, W). 8/16-bit, greyscale and RGBA files are accepted
-(alpha is dropped with a warning); `.npy` arrays are accepted too, for float data.
-Every problem raises `MattingInputError` naming the file.
+(alpha is dropped with a warning); 16-bit RGB PNGs keep all 16 bits (pypng); `.npy` arrays
+are accepted too, for float data. Every problem raises `MattingInputError` naming the file.
+Writes go through `atomic_path` (fsync'ed temporary, then rename; see there for clean-up).
 """
 
 import contextlib
@@ -54,12 +55,48 @@ def _read_png16(path):
   return array.reshape(height, width, planes)
 
 
+def image_header(path):
+  """(height, width, channels, bytes per sample) from the file's header, without decoding;
+  None where the header cannot be read (the decoder then reports the problem)."""
+  try:
+    if path.lower().endswith(".npy"):
+      array = np.load(path, mmap_mode="r", allow_pickle=False)
+      shape = array.shape + (1,) * (3 - array.ndim)
+      return shape[0], shape[1], int(np.prod(shape[2:])), array.dtype.itemsize
+    from PIL import Image
+    with Image.open(path) as image:
+      width, height = image.size
+      bands = len(image.getbands())
+      sample = 2 if image.mode.startswith("I;16") or image.mode in ("I", "F") else 1
+      return height, width, bands, 4 if image.mode in ("I", "F") else sample
+  except Exception:  # Not an image PIL knows, or damaged: left to the decoder's message.
+    return None
+
+
+def check_decoded_size(path):
+  """Refuses, before decoding, an image whose decoded arrays would not fit in the memory
+  available (the file's pixels, a float64 conversion and the float32 result)."""
+  from matting.classic.memory import available_bytes, format_size
+  header = image_header(path)
+  available = available_bytes()
+  if header is None or available is None:
+    return
+  height, width, channels, sample = header
+  need = height * width * channels * (sample + 8 + 4)
+  if need > available:
+    raise MattingInputError(
+        f"{path}: a {width}x{height} image ({height * width / 1e6:.0f} MP) needs about "
+        f"{format_size(need)} to decode, more than the {format_size(available)} of memory "
+        "available; downscale it or free memory")
+
+
 def _read_array(path):
   path = os.fspath(path)
   if not os.path.exists(path):
     raise MattingInputError(f"{path}: no such file")
   if os.path.isdir(path):
     raise MattingInputError(f"{path}: is a directory, expected an image file")
+  check_decoded_size(path)
   try:
     if path.lower().endswith(".npy"):
       return np.load(path, allow_pickle=False)
@@ -106,9 +143,39 @@ def _channels(array, path):
   return array
 
 
-def read_image(path):
+def _decode_bytes(data, name):
+  """The pixel array of an encoded image (PNG, JPEG, ...) held in memory; `name` is for messages."""
+  if not data:
+    raise MattingInputError(f"{name}: empty file")
+  try:
+    import imageio.v3 as iio
+    return iio.imread(bytes(data))
+  except Exception as e:  # imageio raises many types for undecodable data.
+    reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    if "Could not find a backend" in reason:  # imageio's wording, naming a '<bytes>' path.
+      raise MattingInputError(f"{name}: cannot decode image (not an image format imageio "
+                              "reads, e.g. PNG or JPEG)") from e
+    raise MattingInputError(f"{name}: cannot decode image ({type(e).__name__}: {reason})") from e
+
+
+def read_image_bytes(data, name="image"):
+  """`read_image` for an encoded image in memory (e.g. an upload); nothing touches the disk."""
+  return read_image(name, _array=_decode_bytes(data, name))
+
+
+def read_trimap_bytes(data, name="trimap"):
+  """`read_trimap` for an encoded trimap in memory."""
+  return read_trimap(name, _array=_decode_bytes(data, name))
+
+
+def read_grey_bytes(data, name="mask"):
+  """`read_grey` for an encoded single-channel map (e.g. a mask) in memory."""
+  return read_grey(name, _array=_decode_bytes(data, name))
+
+
+def read_image(path, _array=None):
   """Reads an RGB image as float32 (H, W, 3) in [0,1]; greyscale is repeated to RGB."""
-  array = _channels(_read_array(path), path)
+  array = _channels(_read_array(path) if _array is None else _array, path)
   if array.shape[0] < 2 or array.shape[1] < 2:
     raise MattingInputError(f"{path}: image of shape {array.shape[:2]} is too small")
   image = _to_unit_float(array, path)
@@ -117,13 +184,13 @@ def read_image(path):
   return np.ascontiguousarray(image)
 
 
-def read_grey(path):
+def read_grey(path, _array=None):
   """Reads a single-channel map (alpha or trimap) as float32 (H, W) in [0,1].
 
   Colour files use their first channel (trimaps and GT mattes are stored with identical
   channels); RGBA files lose their alpha with a warning.
   """
-  array = _channels(_read_array(path), path)
+  array = _channels(_read_array(path) if _array is None else _array, path)
   return np.ascontiguousarray(_to_unit_float(array[..., 0], path))
 
 
@@ -132,9 +199,9 @@ def read_alpha(path):
   return read_grey(path)
 
 
-def read_trimap(path):
+def read_trimap(path, _array=None):
   """Reads a trimap as float32 (H, W) in {0, 0.5, 1} and checks it has FG and BG pixels."""
-  trimap = quantize_trimap(read_grey(path))
+  trimap = quantize_trimap(read_grey(path, _array))
   check_trimap(trimap, name=os.fspath(path))
   return trimap
 

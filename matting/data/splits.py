@@ -39,7 +39,7 @@ def split_examples(data_cfg):
       train += datasets.load_alphamatting(data_cfg.dir, trimap=trimap, names=train_names)
       val[f"alphamatting_{trimap}"] = datasets.load_alphamatting(data_cfg.dir, trimap=trimap,
                                                                  names=val_names)
-    return train, val
+    return train + extra_training_examples(data_cfg), val
   syn = data_cfg.synthetic
   make = lambda seed, num: datasets.synthetic_set(seed=seed, num=num, height=syn.height,
                                                   width=syn.width,
@@ -53,3 +53,17 @@ def validation_sets(data_cfg):
   if data_cfg.dir and comp1k.layout_of(data_cfg) == "comp1k":
     return {comp1k.TEST_SET: comp1k.test_examples(data_cfg.dir, data_cfg.comp1k.num_test)}
   return split_examples(data_cfg)[1]
+
+
+def extra_training_examples(data_cfg):
+  """Training examples beyond the data set: `data.synthetic_v2_train` (when a config has it)
+  draws seeded foregrounds of the second synthetic generator with photographic textures."""
+  syn = data_cfg.get("synthetic_v2_train")
+  if not syn or not syn.num:
+    return []
+  from matting.data import io, synthetic_v2
+  if not syn.photo_files:
+    raise MattingInputError("is empty: the second generator needs photographs for its "
+                            "textures", field="data.synthetic_v2_train.photo_files")
+  photos = [io.read_image(path) for path in syn.photo_files]
+  return synthetic_v2.synthetic_v2_set(syn.seed, syn.num, photos, syn.height, syn.width)

@@ -8,7 +8,8 @@ the same width in every direction).
 Scribbles are a sparse trimap: a few FG and BG strokes, everything else unknown. Closed-form
 matting (Levin et al. 2008, designed for exactly this input) propagates the strokes over the
 image; its confident pixels (alpha near 0 or 1, away from its soft edges) become the trimap's
-BG and FG and the rest unknown, so the DCNN can refine a trimap it was trained on.
+BG and FG and the rest unknown, so the DCNN can refine a trimap it was trained on; a second
+pass reads a trimap the same way from the network's matte and predicts again (`matte`).
 """
 
 import math
@@ -22,13 +23,16 @@ from matting.errors import MattingInputError
 DEFAULT_BAND_FRACTION = 0.01  # Default unknown band: 1 % of the image diagonal.
 # A trimap whose known (FG or BG) pixels cover less than this fraction of the image is read as
 # scribbles. Trimaps drawn around an object know most pixels (the alphamatting Trimap1/2 know
-# 56-95 %); a few strokes cover a few per cent.
-SCRIBBLE_MAX_KNOWN = 0.25
+# 56-95 %, a loose hand-drawn one may know far less); a few strokes cover a few per cent.
+SCRIBBLE_MAX_KNOWN = 0.10
 CONFIDENT = 0.02  # Propagated alpha within this of 0 or 1 counts as known.
 SAFETY_PX = 3  # Confident regions are eroded by this many pixels, away from soft edges.
 # Scribbles are propagated at a resolution of at most this many pixels: the full-image
 # closed-form solve costs ~11 s on 0.4 MP (2 cores), and only confident regions are kept.
 SOLVE_PIXELS = 120_000
+# Network passes on scribbles; the 2nd, on a trimap re-derived from the 1st pass's alpha,
+# lowered the whole-image SAD on alphamatting (benchmarks/scribbles.py, notes_issue14.md).
+SCRIBBLE_PASSES = 2
 
 
 def default_unknown_width(height, width):
@@ -152,3 +156,18 @@ def prepare_trimap(image, trimap, scribbles=None, name="trimap"):
   if not scribbles:
     return trimap, False
   return trimap_from_scribbles(image, trimap, name=name)[0], True
+
+
+def matte(image, trimap, predict_fn, scribbles=None, name="trimap", passes=SCRIBBLE_PASSES):
+  """(alpha, whether the trimap was read as scribbles): predict_fn(image, trimap) -> alpha.
+
+  A trimap is predicted once. Scribbles first become a trimap (`prepare_trimap`); each further
+  pass re-derives the trimap from the last alpha (`trimap_from_alpha`, strokes kept), since
+  the network's matte is more often confidently right than the closed-form propagation is.
+  """
+  derived, used = prepare_trimap(image, trimap, scribbles, name)
+  alpha = predict_fn(image, derived)
+  if used:
+    for _ in range(passes - 1):
+      alpha = predict_fn(image, trimap_from_alpha(alpha, trimap))
+  return alpha, used

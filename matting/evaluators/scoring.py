@@ -64,11 +64,6 @@ def mean_over_sets(summary, key="sad"):
   return float(np.mean([row[key] for row in summary]))
 
 
-def _pymatting_cf(image, trimap):
-  import pymatting  # Optional dev dependency, used only as an outside reference.
-  return pymatting.estimate_alpha_cf(image.astype("float64"), trimap.astype("float64"))
-
-
 def available_methods(methods, include_pymatting):
   """Method names to run: the requested classic ones plus pymatting's CF if importable."""
   methods = list(methods)
@@ -82,12 +77,9 @@ def available_methods(methods, include_pymatting):
 
 
 def solve_timed(method, image, trimap, params=None):
-  """(alpha, seconds) of one classic method (or pymatting's CF) on one image, solved now."""
+  """(alpha, seconds) of one classic method (or a pymatting reference) on one image, now."""
   start = time.perf_counter()
-  if method == PYMATTING_CF:
-    alpha = _pymatting_cf(image, trimap)
-  else:
-    alpha = classic.classic_alpha(method, image, trimap, **(params or {}).get(method, {}))
+  alpha = classic.classic_alpha(method, image, trimap, **(params or {}).get(method, {}))
   return alpha, time.perf_counter() - start
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from absl import logging
 from scipy import ndimage
 
+from matting.compose.cutout import composite
 from matting.data.datasets import Example
 from matting.data.trimap import trimap_masks
 from matting.errors import MattingInputError
@@ -121,18 +122,6 @@ def transform_trimap(transform, trimap):
   return out
 
 
-def composite(foreground, alpha, background):
-  """Eq. (1): I = αF + (1 - α)B, float32 clipped to [0, 1] (an estimated F may overshoot)."""
-  foreground = np.asarray(foreground, dtype=np.float32)
-  background = np.asarray(background, dtype=np.float32)
-  alpha = np.asarray(alpha, dtype=np.float32)
-  if not foreground.shape == background.shape == alpha.shape + (3,):
-    raise MattingInputError(f"composite: foreground {foreground.shape}, alpha {alpha.shape} "
-                            f"and background {background.shape} do not match")
-  a = alpha[..., None]
-  return np.clip(a * foreground + (1 - a) * background, 0.0, 1.0)
-
-
 def fit_background(background, height, width, rng):
   """A random (height, width) crop of a background, upscaled first if it is smaller."""
   background = np.asarray(background, dtype=np.float32)
@@ -147,11 +136,31 @@ def fit_background(background, height, width, rng):
   return background[top:top + height, left:left + width]
 
 
+def crop_around_unknown(rng, image, alpha, trimap, max_pixels):
+  """A window of at most `max_pixels` (the image's aspect) centred near a random unknown
+  pixel, so that strong upscaling does not make the classic mattes of a composite costly."""
+  height, width = alpha.shape
+  if height * width <= max_pixels:
+    return image, alpha, trimap
+  factor = np.sqrt(max_pixels / (height * width))
+  crop_h, crop_w = max(1, int(height * factor)), max(1, int(width * factor))
+  unknown = np.argwhere(trimap_masks(trimap)[2])
+  if len(unknown):
+    row, col = unknown[int(rng.integers(len(unknown)))]
+  else:
+    row, col = height // 2, width // 2
+  top = int(np.clip(row - crop_h // 2, 0, height - crop_h))
+  left = int(np.clip(col - crop_w // 2, 0, width - crop_w))
+  window = (slice(top, top + crop_h), slice(left, left + crop_w))
+  return image[window], alpha[window], trimap[window]
+
+
 def augment_example(rng, foreground, alpha, trimap, background, max_angle_deg=30.0,
-                    scale_range=(0.75, 1.25), flip_prob=0.5):
+                    scale_range=(0.75, 1.25), flip_prob=0.5, max_pixels=None):
   """One composite: a random geometry on (F, α, trimap), then Eq. (1) on a new background.
 
   The caller must recompute the classic mattes on the returned image (module docstring).
+  max_pixels: crop larger composites to a window around an unknown pixel (None: never).
 
   Returns:
     (image (H', W', 3), alpha (H', W'), trimap (H', W')) float32; (H', W') is the warped size.
@@ -161,7 +170,10 @@ def augment_example(rng, foreground, alpha, trimap, background, max_angle_deg=30
   new_alpha = np.clip(apply_geometry(transform, alpha, order=1, fill=0.0), 0.0, 1.0)
   new_trimap = transform_trimap(transform, trimap)
   bg = fit_background(background, *new_alpha.shape, rng)
-  return composite(fg, new_alpha, bg), new_alpha, new_trimap
+  image = composite(fg, new_alpha, bg)
+  if max_pixels:
+    return crop_around_unknown(rng, image, new_alpha, new_trimap, max_pixels)
+  return image, new_alpha, new_trimap
 
 
 def iter_augmented(examples_with_fg, backgrounds, num_per_example, seed, max_tries=10,
@@ -208,7 +220,7 @@ def augmented_set(examples_with_fg, backgrounds, num_per_example, seed, max_trie
     num_per_example: composites per example.
     seed: integer seed.
     max_tries: draws per composite before it is skipped.
-    **augment_kwargs: max_angle_deg, scale_range, flip_prob of augment_example.
+    **augment_kwargs: max_angle_deg, scale_range, flip_prob, max_pixels of augment_example.
 
   Returns:
     list of Examples; their classic mattes must be recomputed (module docstring).

@@ -7,6 +7,7 @@ cached, keyed by everything it depends on, so sweep points share it. The split i
 and validation images is data/splits.py's.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -15,8 +16,7 @@ import numpy as np
 from absl import logging
 
 from matting.compose.foreground import estimate_foreground
-from matting.data import datasets, synthetic
-from matting.data.io import atomic_path
+from matting.data import datasets, io, synthetic
 from matting.inputs import augment, patches, stacks
 
 PATCHES_VERSION = 1
@@ -33,6 +33,7 @@ def backgrounds(train_examples, aug_cfg, seed):
     out += [e.image for e in train_examples]
   for folder in aug_cfg.get("background_dirs", ()):
     out += datasets.load_images(folder)
+  out += [io.read_image(path) for path in aug_cfg.get("background_files", ())]
   return out
 
 
@@ -45,14 +46,14 @@ def training_composites(train_examples, aug_cfg, seed):
   composites = augment.augmented_set(
       with_fg, backgrounds(train_examples, aug_cfg, seed), aug_cfg.num_per_example, seed,
       max_angle_deg=aug_cfg.max_angle_deg, scale_range=tuple(aug_cfg.scale_range),
-      flip_prob=aug_cfg.flip_prob)
+      flip_prob=aug_cfg.flip_prob, max_pixels=aug_cfg.get("max_pixels"))
   return originals + composites
 
 
-def _images_digest(folder):
-  """SHA-256 over the names and bytes of the images `load_images(folder)` reads."""
+def _images_digest(paths):
+  """SHA-256 over the names and bytes of image files (e.g. `image_files(folder)`)."""
   digest = hashlib.sha256()
-  for path in datasets.image_files(folder):
+  for path in paths:
     digest.update(os.path.basename(path).encode())
     with open(path, "rb") as f:
       digest.update(hashlib.sha256(f.read()).digest())
@@ -67,7 +68,11 @@ def patch_set_key(cfg):
             "seed": cfg.seed, "version": PATCHES_VERSION}
   folders = cfg.augment.get("background_dirs", ())
   if folders:
-    fields["background_contents"] = [_images_digest(folder) for folder in folders]
+    fields["background_contents"] = [_images_digest(datasets.image_files(folder))
+                                     for folder in folders]
+  files = cfg.augment.get("background_files", ())
+  if files:
+    fields["background_file_contents"] = _images_digest(files)
   return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -82,15 +87,44 @@ def _build_train_patches(cfg, train_examples, cache_dir):
   return patch_set
 
 
+PATCH_SET_KEYS = ("inputs", "targets", "counts")
+
+
+def _load_patch_set(path):
+  """The cached patch set at `path`, or None after logging and deleting a damaged file.
+
+  Verified on read (readable archive, its arrays, matching lengths, finite values), so a
+  truncated or empty file is rebuilt instead of failing every later run.
+  """
+  try:
+    with np.load(path, allow_pickle=False) as data:
+      patch_set = {k: data[k] for k in data.files}
+    missing = [k for k in PATCH_SET_KEYS if k not in patch_set]
+    if missing:
+      raise ValueError(f"no {', '.join(missing)}")
+    if len(patch_set["inputs"]) != len(patch_set["targets"]) or not len(patch_set["targets"]):
+      raise ValueError(f"{len(patch_set['inputs'])} inputs for "
+                       f"{len(patch_set['targets'])} targets")
+    if not (np.all(np.isfinite(patch_set["inputs"]))
+            and np.all(np.isfinite(patch_set["targets"]))):
+      raise ValueError("NaN or Inf values")
+  except Exception as e:  # BadZipFile, EOFError, zlib.error, OSError, ValueError, ...
+    logging.warning("damaged patch-set cache file %s (%s: %s); rebuilding it", path,
+                    type(e).__name__, e)
+    with contextlib.suppress(FileNotFoundError):
+      os.remove(path)
+    return None
+  return patch_set
+
+
 def train_patches(cfg, train_examples, cache_dir):
   """The balanced training patch set, loaded from `cache_dir/patches` or built and stored."""
   path = os.path.join(cache_dir, "patches", f"{patch_set_key(cfg)}.npz")
-  if not os.path.exists(path):
+  patch_set = _load_patch_set(path) if os.path.exists(path) else None
+  if patch_set is None:
     patch_set = _build_train_patches(cfg, train_examples, cache_dir)
-    with atomic_path(path) as tmp:
+    with io.atomic_path(path) as tmp:
       np.savez(tmp, **patch_set)
-  with np.load(path) as data:
-    patch_set = {k: data[k] for k in data.files}
   logging.info("training patches: %d; candidates per cluster: %s",
                len(patch_set["targets"]), patch_set["counts"].tolist())
   return patch_set

@@ -3,7 +3,9 @@
 The file holds the flattened parameter tree, one array per leaf under its '/'-joined path
 (e.g. 'params/conv1/kernel'), plus two 0-d string arrays: 'config.json', the run's whole
 experiment config, and 'provenance.json' (run directory, step, command). NumPy reads it back
-without pickle, JAX or orbax, so a user needs no training directory to predict.
+without pickle or orbax, so a user needs no training directory to predict; the loader
+checks every leaf against the network its config describes (shapes traced with JAX, nothing
+run) before a model is built.
 """
 
 import json
@@ -27,15 +29,15 @@ def default_weights():
   return DEFAULT_WEIGHTS if os.path.isfile(DEFAULT_WEIGHTS) else None
 
 
-def flatten_params(tree, prefix=""):
-  """{'a/b/c': array} from a nested dict of arrays."""
+def flatten_params(tree, prefix="", keep=False):
+  """{'a/b/c': array} from a nested dict of arrays (leaves as they are with `keep`)."""
   flat = {}
   for name, value in tree.items():
     key = f"{prefix}{name}"
     if hasattr(value, "items"):
-      flat.update(flatten_params(value, key + "/"))
+      flat.update(flatten_params(value, key + "/", keep))
     else:
-      flat[key] = np.asarray(value)
+      flat[key] = value if keep else np.asarray(value)
   return flat
 
 
@@ -62,6 +64,15 @@ def save_weights(path, params, cfg, provenance=None):
       np.savez(f, **arrays)
 
 
+# Model config fields that decide the parameter shapes; a weights file must state them.
+SHAPE_FIELDS = ("num_remap_layers", "remap_widths", "first_width", "first_kernel",
+                "last_kernel")
+
+
+def _not_weights(path, what):
+  return MattingInputError(f"not a matting weights file: {path}: {what}")
+
+
 def _read(path):
   if not os.path.isfile(path):
     raise MattingInputError(f"{path}: no such weights file")
@@ -69,18 +80,88 @@ def _read(path):
     with np.load(path, allow_pickle=False) as data:
       arrays = {key: data[key] for key in data.files}
   except Exception as e:  # np.load raises many types for files that are not .npz.
-    raise MattingInputError(f"{path}: not a weights file ({type(e).__name__}: {e})") from e
+    raise _not_weights(path, f"unreadable ({type(e).__name__}: {e})") from e
   if CONFIG_KEY not in arrays or len(arrays) < 2:
-    raise MattingInputError(f"{path}: not a matting weights file (no {CONFIG_KEY} or "
-                            "no parameters); write one with `matting export`")
+    raise _not_weights(path, f"no {CONFIG_KEY} or no parameters; write one with "
+                       "`matting export`")
   return arrays
 
 
+def _read_config(path, arrays):
+  """The ConfigDict of the file's config.json, checked to describe a DCNN and its inputs."""
+  text = arrays.pop(CONFIG_KEY)
+  if text.ndim != 0 or text.dtype.kind not in "US":
+    raise _not_weights(path, f"{CONFIG_KEY} is not a string")
+  text = str(text)
+  if not text.strip():
+    raise _not_weights(path, f"{CONFIG_KEY} is empty")
+  try:
+    config = json.loads(text)
+  except ValueError as e:
+    raise _not_weights(path, f"{CONFIG_KEY} is not valid JSON ({e})") from e
+  if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+    raise _not_weights(path, f"{CONFIG_KEY} has no model section")
+  missing = [f"model.{name}" for name in SHAPE_FIELDS if name not in config["model"]]
+  if not isinstance(config.get("inputs"), dict) or "combination" not in config["inputs"]:
+    missing.append("inputs.combination")
+  if missing:
+    raise _not_weights(path, f"{CONFIG_KEY} lacks {', '.join(missing)}")
+  return ml_collections.ConfigDict(config)
+
+
+def _expected_shapes(path, cfg):
+  """{'params/...': ShapeDtypeStruct} of the DCNN that `cfg` describes (traced, not run)."""
+  import jax  # Deferred: the classic-only commands never load weights.
+  import jax.numpy as jnp
+
+  from matting.inputs.stacks import num_channels
+  from matting.models.dcnn import make_model
+  try:
+    model = make_model(cfg.model)
+    channels = num_channels(cfg.inputs.combination)
+    size = model.first_kernel + model.last_kernel - 1
+    tree = jax.eval_shape(model.init, jax.random.key(0),
+                          jax.ShapeDtypeStruct((1, size, size, channels), jnp.float32))
+  except (MattingInputError, TypeError, ValueError) as e:
+    field = getattr(e, "field", None)
+    what = f"{field} {e}" if field else str(e)
+    raise _not_weights(path, f"{CONFIG_KEY} does not describe a DCNN ({what})") from e
+  return flatten_params(tree, keep=True)
+
+
+def _check_params(path, arrays, expected):
+  """Raises unless `arrays` has exactly the leaves of `expected`, of its shapes and dtypes,
+  all finite."""
+  missing = sorted(set(expected) - set(arrays))
+  if missing:
+    raise _not_weights(path, f"missing parameter {', '.join(missing)}")
+  extra = sorted(set(arrays) - set(expected))
+  if extra:
+    raise _not_weights(path, f"unexpected parameter {', '.join(extra)}")
+  for key, want in expected.items():
+    got = arrays[key]
+    if got.shape != tuple(want.shape):
+      raise _not_weights(path, f"{key} has shape {got.shape}, the config needs "
+                         f"{tuple(want.shape)}")
+    if got.dtype != want.dtype:
+      raise _not_weights(path, f"{key} has dtype {got.dtype}, expected {want.dtype}")
+    if not np.all(np.isfinite(got)):
+      raise _not_weights(path, f"{key} contains NaN or Inf")
+
+
 def load_params(path):
-  """(params, config) from a weights file, ready for `matting.predict.predict_image`."""
-  arrays = _read(os.fspath(path))
-  cfg = ml_collections.ConfigDict(json.loads(str(arrays.pop(CONFIG_KEY))))
+  """(params, config) from a weights file, ready for `matting.predict.predict_image`.
+
+  The file is checked before any model is built: its config (readable JSON naming the model
+  fields and input combination) and, against the network that config describes, every
+  parameter's name, shape, dtype and finiteness. Any problem raises one MattingInputError
+  "not a matting weights file: PATH: what is wrong".
+  """
+  path = os.fspath(path)
+  arrays = _read(path)
+  cfg = _read_config(path, arrays)
   arrays.pop(PROVENANCE_KEY, None)
+  _check_params(path, arrays, _expected_shapes(path, cfg))
   return unflatten_params(arrays), cfg
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import math
+import re
 
 import numpy as np
 
@@ -18,12 +19,44 @@ def format_value(value):
   return str(value)
 
 
-def markdown_table(rows, columns):
-  """Renders dict rows as a Markdown table with the given column order."""
+def markdown_table(rows, columns, spread=False):
+  """Renders dict rows as a Markdown table with the given column order; with `spread`, a
+  column whose KEY_std is in the row reads 'mean ± std'."""
+  def cell(row, column):
+    text = format_value(row.get(column, ""))
+    if spread and f"{column}_std" in row:
+      text += f" ± {format_value(row[f'{column}_std'])}"
+    return text
   lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
   for row in rows:
-    lines.append("| " + " | ".join(format_value(row.get(c, "")) for c in columns) + " |")
+    lines.append("| " + " | ".join(cell(row, c) for c in columns) + " |")
   return "\n".join(lines)
+
+
+SEED_METHOD = re.compile(r"(.+)/seed_(-?[0-9]+)")
+
+
+def seed_rows(summary, value_keys):
+  """Per (set, method) over seeds: the mean and sample standard deviation (ddof=1; 0 for one
+  seed) of each of `value_keys` over the per-seed means of summary rows whose method is
+  'NAME/seed_K' (runner.sweep_points), as KEY and KEY_std; [] when no method is seeded."""
+  groups = {}
+  for row in summary:
+    match = SEED_METHOD.fullmatch(str(row["method"]))
+    if match:
+      groups.setdefault((row["set"], match.group(1)), []).append(row)
+  out = []
+  for (set_name, method), members in groups.items():
+    entry = {"set": set_name, "method": method, "seeds": len(members),
+             "images": members[0].get("images", "")}
+    for key in value_keys:
+      values = np.asarray([m[key] for m in members], float)
+      values = values[~np.isnan(values)]
+      entry[key] = float(values.mean()) if len(values) else math.nan
+      entry[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else (
+          0.0 if len(values) else math.nan)
+    out.append(entry)
+  return out
 
 
 def mean_rows(rows, group_key, value_keys):

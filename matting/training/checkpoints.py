@@ -8,13 +8,18 @@ Saves are synchronous: the model is tiny, and the train step donates the state's
 """
 
 import contextlib
+import gc
 import json
+import logging as pylogging
 import os
+import sys
+import warnings
 
 import jax
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
+from absl import logging
 from orbax.checkpoint import checkpoint_managers
 
 from matting.data.io import atomic_path
@@ -46,10 +51,32 @@ def make_manager(directory, ckpt_cfg):
       checkpoint_managers.BestN(get_metric_fn=best_fn, reverse=True, n=ckpt_cfg.keep_best,
                                 keep_checkpoints_without_metrics=False),
   ])
+  extra = {}
+  if _THIS_PROCESS_ONLY and jax.process_count() > 1:
+    me = jax.process_index()
+    extra["multiprocessing_options"] = ocp.options.MultiprocessingOptions(
+        primary_host=me, active_processes={me})
   options = ocp.CheckpointManagerOptions(
       save_interval_steps=ckpt_cfg.every_steps, best_fn=best_fn, best_mode="min",
-      preservation_policy=policy, enable_async_checkpointing=False, create=True)
+      preservation_policy=policy, enable_async_checkpointing=False,
+      create=not extra, **extra)  # Orbax cannot create the folder for a subset of processes.
   return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+
+
+_THIS_PROCESS_ONLY = False
+
+
+@contextlib.contextmanager
+def this_process_only():
+  """Managers made inside act for this process alone: in a multi-process run, process 0
+  reads checkpoints for its reports while the others wait, and orbax's default barriers
+  across all processes would never be met."""
+  global _THIS_PROCESS_ONLY  # pylint: disable=global-statement
+  previous, _THIS_PROCESS_ONLY = _THIS_PROCESS_ONLY, True
+  try:
+    yield
+  finally:
+    _THIS_PROCESS_ONLY = previous
 
 
 def _items(state):
@@ -80,6 +107,117 @@ def restore(manager, state, step=None):
   return state.replace(**items)
 
 
+# Where training moves damaged checkpoints it resumed past (see `resume`), beside checkpoints/.
+DAMAGED_DIR = "damaged_checkpoints"
+
+
+def _short_reason(error):
+  """One short line for an orbax/tensorstore error (they append a page-long spec dump)."""
+  text = str(error).strip()
+  text = text.splitlines()[0] if text else ""
+  if text.startswith("Encountered error while reading array index"):
+    return "an array file is truncated or missing"
+  for cut in (" See full TensorStore details", " [tensorstore_spec"):
+    text = text.split(cut)[0]
+  text = text if len(text) <= 160 else text[:157] + "..."
+  return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _drop_orbax_read_reports(hook):
+  """An unraisable-exception hook that drops the 'Exception ignored in <coroutine
+  _read_array_index_and_device_put>' reports orbax leaves behind when a read of a damaged
+  checkpoint fails (they are collected at some later point), and passes on all others."""
+
+  def filtered(unraisable):
+    name = getattr(getattr(unraisable.object, "cr_code", None), "co_name", "")
+    if name == "_read_array_index_and_device_put":
+      return
+    hook(unraisable)
+
+  filtered.drops_orbax_reads = True
+  return filtered
+
+
+@contextlib.contextmanager
+def _quiet_orbax():
+  """Silences orbax while a possibly damaged checkpoint is read: its log records (it logs
+  through absl), and, from then on, the reports of its abandoned reads. The caller reports a
+  damaged checkpoint in one line of its own."""
+  if not getattr(sys.unraisablehook, "drops_orbax_reads", False):
+    sys.unraisablehook = _drop_orbax_read_reports(sys.unraisablehook)
+  absl_logger = pylogging.getLogger("absl")
+  level = absl_logger.level
+  absl_logger.setLevel(pylogging.CRITICAL)
+  try:
+    yield
+  finally:
+    absl_logger.setLevel(level)
+    gc.collect()  # Most abandoned reads are collected here, while the filter is in place.
+
+
+def _restore_first_intact(directory, ckpt_cfg, candidates, make_args):
+  """(step, items, damaged) for the first of `candidates` that restores, else (None, None,
+  damaged); damaged: [(step, reason)] for those tried before, which failed to read.
+
+  Each attempt uses a fresh manager: after a failed restore (of an empty step directory, say)
+  a manager can no longer infer the item layout of the next one.
+  """
+  damaged = []
+  for step in candidates:
+    step_dir = os.path.join(directory, str(step))
+    if os.path.isdir(step_dir) and not os.listdir(step_dir):
+      damaged.append((step, "empty step directory"))
+      continue
+    with _quiet_orbax():
+      manager = make_manager(directory, ckpt_cfg)
+      try:
+        return step, manager.restore(step, args=make_args()), damaged
+      except Exception as e:  # Missing/truncated files raise many types (tensorstore, orbax).
+        damaged.append((step, _short_reason(e)))
+      finally:
+        manager.close()
+  return None, None, damaged
+
+
+def _damage_list(damaged):
+  return "; ".join(f"step {step}: {reason}" for step, reason in damaged)
+
+
+def resume(workdir, ckpt_cfg, state):
+  """(manager, state) for training in `workdir`, `state` restored from the newest intact
+  checkpoint (returned unchanged when there is none yet).
+
+  A damaged newer checkpoint is logged in one line and moved to workdir/damaged_checkpoints/:
+  left in checkpoints/, orbax would count it as the latest step and refuse to save that step
+  again when training reaches it. Moving (not deleting) keeps it for inspection. No intact
+  checkpoint at all raises MattingInputError.
+  """
+  directory = os.path.join(workdir, "checkpoints")
+  with _quiet_orbax():
+    manager = make_manager(directory, ckpt_cfg)
+  candidates = sorted(manager.all_steps(), reverse=True)
+  if not candidates:
+    return manager, state
+  manager.close()
+  found, items, damaged = _restore_first_intact(
+      directory, ckpt_cfg, candidates, lambda: ocp.args.StandardRestore(_items(state)))
+  if found is None:
+    raise MattingInputError(f"{directory}: no intact checkpoint to resume from "
+                            f"({_damage_list(damaged)}); move it aside to start over")
+  if damaged:
+    aside = os.path.join(workdir, DAMAGED_DIR)
+    os.makedirs(aside, exist_ok=True)
+    for step, reason in damaged:
+      target = os.path.join(aside, str(step))
+      suffix = 1
+      while os.path.exists(target):
+        target, suffix = os.path.join(aside, f"{step}.{suffix}"), suffix + 1
+      os.replace(os.path.join(directory, str(step)), target)
+      logging.warning("checkpoint at step %d is damaged (%s); moved it to %s and resuming "
+                      "from step %d", step, reason, target, found)
+  return make_manager(directory, ckpt_cfg), state.replace(**items)
+
+
 def write_config(directory, cfg):
   """Writes the experiment config as JSON beside the checkpoints, atomically."""
   with atomic_path(os.path.join(directory, CONFIG_NAME)) as tmp:
@@ -89,8 +227,13 @@ def write_config(directory, cfg):
 
 def read_config(directory):
   """The ConfigDict written by `write_config` (tuples come back as lists)."""
-  with open(os.path.join(directory, CONFIG_NAME)) as f:
-    return ml_collections.ConfigDict(json.load(f))
+  path = os.path.join(directory, CONFIG_NAME)
+  try:
+    with open(path) as f:
+      return ml_collections.ConfigDict(json.load(f))
+  except (ValueError, TypeError) as e:  # Truncated, empty or not a JSON object.
+    raise MattingInputError(f"{path}: unreadable run config ({type(e).__name__}: {e})",
+                            field="checkpoint") from e
 
 
 def run_dir_of(path):
@@ -107,7 +250,8 @@ def open_run(run_dir):
     raise MattingInputError(f"{run_dir}: no {CONFIG_NAME}; expected a training work directory",
                             field="checkpoint")
   cfg = read_config(run_dir)
-  manager = make_manager(os.path.join(run_dir, "checkpoints"), cfg.checkpoint)
+  with _quiet_orbax():  # It warns about step directories with missing files: see restore_params.
+    manager = make_manager(os.path.join(run_dir, "checkpoints"), cfg.checkpoint)
   try:
     yield cfg, manager
   finally:
@@ -126,17 +270,49 @@ def resolve_step(manager, which="best", run_dir=""):
   return step
 
 
+def _host_target(directory, step):
+  """A restore target placing every saved array on this process's first device, or None.
+
+  A checkpoint saved by several processes records their devices, and orbax refuses to
+  restore it on others without target shardings; evaluation on one process passes these.
+  A run's tree has the same shapes at every step. None (unreadable metadata, a damaged step)
+  leaves the error to the restore itself.
+  """
+  from etils import epath  # pylint: disable=import-outside-toplevel  # orbax's path type.
+  try:
+    tree = ocp.StandardCheckpointHandler().metadata(epath.Path(directory) / str(step) / "default")
+  except Exception:  # pylint: disable=broad-except
+    return None
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=device), tree)
+
+
 def restore_params(run_dir, which="best"):
   """(params, config, step) of checkpoint `which` (see `resolve_step`) of a training run.
 
   Only the saved tree is read (no optimizer or model is built): the parameters come back as
-  host arrays.
+  host arrays. A damaged 'best'/'latest' checkpoint falls back, with a warning, to the newest
+  intact one; a damaged explicit step number raises MattingInputError.
   """
   with open_run(run_dir) as (cfg, manager):
     step = resolve_step(manager, which, run_dir)
-    items = manager.restore(step, args=ocp.args.StandardRestore())
+    explicit = not (isinstance(which, str) and which in ("best", "latest"))
+    newest_first = sorted(manager.all_steps(), reverse=True)
+    candidates = [step] if explicit else [step] + [s for s in newest_first if s != step]
+    target = _host_target(manager.directory, step)  # Multi-process checkpoints need it.
+    found, items, damaged = _restore_first_intact(manager.directory, cfg.checkpoint, candidates,
+                                                  lambda: ocp.args.StandardRestore(target))
+  if found is None and explicit:
+    raise MattingInputError(f"{run_dir}: checkpoint at step {step} is damaged "
+                            f"({damaged[0][1]})", field="step")
+  if found is None:
+    raise MattingInputError(f"{run_dir}: no intact checkpoint ({_damage_list(damaged)})",
+                            field="checkpoint")
+  for bad, reason in damaged:
+    warnings.warn(f"{run_dir}: checkpoint at step {bad} is damaged ({reason}); using "
+                  f"step {found}, the newest intact one", stacklevel=2)
   params = jax.tree.map(np.asarray, items["params"])
-  return params, cfg, step
+  return params, cfg, found
 
 
 def export_weights(run_dir, out_path, which="best", command=""):

@@ -35,6 +35,57 @@ def shard_batch(batch, mesh):
   return jax.tree.map(put, batch)
 
 
+def process_rows(mesh, size):
+  """The slice of a global batch of `size` rows that this process's devices hold: each
+  process feeds only these rows to `shard_batch` (rows [i*size/P, (i+1)*size/P) for process
+  i of P when the mesh lists the devices by process, as jax.devices() does)."""
+  if size % mesh.shape["data"]:
+    raise ValueError(f"global batch size {size} is not divisible by the "
+                     f"{mesh.shape['data']} devices")
+  spans = sorted({(index[0].start or 0, size if index[0].stop is None else index[0].stop)
+                  for index in NamedSharding(mesh, PartitionSpec("data"))
+                  .addressable_devices_indices_map((size,)).values()})
+  if any(a[1] != b[0] for a, b in zip(spans, spans[1:])):
+    raise ValueError(f"this process's devices hold non-contiguous rows {spans}")
+  return slice(spans[0][0], spans[-1][1])
+
+
+def local_copy(tree):
+  """Host NumPy copies of a tree of replicated (or host) arrays; works in multi-process runs,
+  where a replicated array is not fully addressable and jax.device_get refuses it."""
+  def get(leaf):
+    if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+      return np.asarray(leaf.addressable_data(0))
+    return np.asarray(jax.device_get(leaf))
+  return jax.tree.map(get, tree)
+
+
+def is_main_process():
+  """Whether this process writes reports, histories and figures (process 0)."""
+  return jax.process_index() == 0
+
+
+# XLA CPU's YNNPACK fusion of dots and convolutions partitions its work by the number of CPUs
+# the process may run on, which changes float rounding: a 300-step smoke run's SAD moved
+# 0.7% between 1 and 2 usable CPUs with it, 0.04% without (notes_issue12.md). jaxlib 0.10.
+THREAD_INVARIANT_XLA_FLAG = "--xla_cpu_experimental_ynn_fusion_type="
+
+
+def thread_invariant_cpu():
+  """Turns off that fusion for this process (via XLA_FLAGS); call before JAX first computes.
+
+  Results then hardly depend on the CPU count (affinity, containers, machines), at no
+  measured speed cost on 2 cores. Raises if JAX's backend is already running.
+  """
+  import os  # pylint: disable=import-outside-toplevel
+  from jax._src import xla_bridge  # pylint: disable=import-outside-toplevel
+  if xla_bridge.backends_are_initialized():
+    raise RuntimeError("thread_invariant_cpu() must run before JAX initialises its backends")
+  flags = os.environ.get("XLA_FLAGS", "")
+  if THREAD_INVARIANT_XLA_FLAG not in flags.split():
+    os.environ["XLA_FLAGS"] = f"{flags} {THREAD_INVARIANT_XLA_FLAG}".strip()
+
+
 def maybe_initialize_distributed(coordinator_address=None, num_processes=None,
                                  process_id=None):
   """Calls jax.distributed.initialize for multi-process runs; returns whether it did."""

@@ -1,0 +1,81 @@
+"""Memory budgets: parsing sizes like '4G', the default budget, and the up-front size checks.
+
+The closed-form solve tiles its unknown region when one exact factorisation would not fit
+`max_memory` (see closed_form.py); images whose decoded arrays alone would not fit are
+refused before decoding, with a message naming the size and what to do, rather than left
+to the kernel's OOM killer.
+"""
+
+import contextlib
+import re
+
+from matting.errors import MattingInputError
+
+_UNITS = {"": 1, "B": 1, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}
+DEFAULT_FRACTION = 0.5  # Of MemAvailable: other processes keep the rest.
+FALLBACK_BYTES = 4 * 2 ** 30  # Where /proc/meminfo is unreadable.
+
+
+def parse_size(text, field="max_memory"):
+  """Bytes from '4G', '800M', '1.5g', '512MiB' or a plain integer (binary units)."""
+  if isinstance(text, (int, float)) and not isinstance(text, bool):
+    value = float(text)
+  else:
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgtKMGT]?)(i?[bB])?\s*", str(text))
+    if not match:
+      raise MattingInputError(f"cannot read {text!r} as a size; use e.g. 4G, 800M or bytes",
+                              field=field)
+    value = float(match.group(1)) * _UNITS[match.group(2).upper()]
+  if value <= 0:
+    raise MattingInputError(f"must be positive, got {text!r}", field=field)
+  return int(value)
+
+
+def format_size(num_bytes):
+  """'3.2 GB' / '850 MB' (binary units, as parse_size reads them)."""
+  if num_bytes >= 2 ** 30:
+    return f"{num_bytes / 2 ** 30:.1f} GB"
+  return f"{num_bytes / 2 ** 20:.0f} MB"
+
+
+def available_bytes():
+  """MemAvailable from /proc/meminfo, or None where it cannot be read."""
+  try:
+    with open("/proc/meminfo") as f:
+      for line in f:
+        if line.startswith("MemAvailable:"):
+          return int(line.split()[1]) * 1024
+  except (OSError, ValueError, IndexError):
+    pass
+  return None
+
+
+def default_max_memory():
+  """The budget when none is given: half of the memory available now."""
+  available = available_bytes()
+  return FALLBACK_BYTES if available is None else int(DEFAULT_FRACTION * available)
+
+
+_scope = []  # Budgets set by `max_memory_scope`, innermost last (a plain list: solver threads
+# of classic_alphas must see it, which a ContextVar would not).
+
+
+@contextlib.contextmanager
+def max_memory_scope(max_memory):
+  """Makes `max_memory` (bytes, '4G', or None: no change) the budget of the solves inside,
+  e.g. the CLI's --max-memory for everything one command runs."""
+  if max_memory is None:
+    yield
+    return
+  _scope.append(parse_size(max_memory))
+  try:
+    yield
+  finally:
+    _scope.pop()
+
+
+def resolve_max_memory(max_memory):
+  """Bytes from an int or a string such as '4G'; None: the scope's budget, else the default."""
+  if max_memory is not None:
+    return parse_size(max_memory)
+  return _scope[-1] if _scope else default_max_memory()

