@@ -81,7 +81,7 @@ def main():
         continue
       try:
         out = subprocess.run([sys.executable, "-c", _CHILD, solver, str(factor), here],
-                             capture_output=True, text=True, timeout=args.cap_s)
+                             capture_output=True, text=True, timeout=args.cap_s, check=False)
       except subprocess.TimeoutExpired:
         rows.append({**row, "note": f"> {args.cap_s:g} s cap"})
         continue

@@ -1,7 +1,7 @@
 """Real-size photographs: time and peak memory per stage from 0.5 to 12 MP, in one run.
 
   python benchmarks/scale.py [--sizes 0.5,1,3] [--upscale 2,4] [--stages cf,knn,network,write,
-                             predict] [--anchors on|off] [--anchor-cap-s 150]
+                             predict] [--anchors on|off] [--anchor-cap-s 60]
                              [--anchor-cap-mb 8000] [--cap-mb 12000] [--untiled-cf-up-to 3]
                              [--max-memory 4G] [--json]
 
@@ -9,7 +9,9 @@ Cases: the seeded synthetic generator at about --sizes megapixels (unknown band 
 the side, 25-30 % of the pixels unknown; generated natively up to 3 MP, larger sizes are the
 3 MP example upscaled: image and GT bicubic, trimap nearest), and alphamatting GT26 Trimap1
 (800x604, 32 % unknown) at 1x and upscaled --upscale times. Every stage runs in a fresh
-process, which reports its wall time and its own peak RSS (getrusage's ru_maxrss): cf, knn
+process, which reports its wall time and its own peak RSS (VmHWM of /proc/self/status:
+getrusage's ru_maxrss would carry this parent's high-water mark into the child across
+fork + exec, which clamped small stages to the parent's RSS in a first run): cf, knn
 (our classic mattes), network (model load, input stack and DCNN forward from the cf/knn
 mattes), write (the 8-bit PNG), predict (the whole `matting predict` command), and the
 anchors pymatting estimate_alpha_cf / estimate_alpha_knn in the same run. A child is killed
@@ -17,8 +19,11 @@ above its time or memory cap (anchors: --anchor-cap-s / --anchor-cap-mb; ours: -
 --cap-mb) and later, larger cases skip that stage; the table says so. `cf_untiled` (the
 whole-image exact solve, no memory budget) runs up to --untiled-cf-up-to MP, to give the SAD
 cost of tiling. cpu_s is the child's user + system CPU time of the stage (less sensitive than
-wall time to other work on the machine). Growth exponents: least-squares slope of log(time) and log(peak RSS - the
-child's RSS before the stage) against log(unknown pixels), per case family.
+wall time to other work on the machine). Growth exponents: least-squares slope of log(time)
+and log(peak RSS - the child's RSS before the stage) against log(unknown pixels), per case
+family. The defaults (0.5, 1, 3 MP and GT26 1x, 2x; anchors capped at 60 s) are sized for about
+10 minutes on an idle 2-core machine (an estimate from the stage times, not timed as a whole);
+BUILD_NOTES.md (issue 11) used --sizes 0.5,1,3,6,12 --upscale 2,4 --anchor-cap-s 120 --cap-s 600.
 """
 
 import argparse
@@ -47,6 +52,8 @@ import numpy as np
 stage, case, options = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 def rss_mb():
   return int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) / 1024
+def hwm_mb():
+  return int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024
 load = lambda name: np.load(os.path.join(case, name + '.npy'))
 if stage in ('cf', 'cf_untiled', 'knn'):
   from matting.classic import closed_form, knn
@@ -98,7 +105,7 @@ seconds = time.perf_counter() - start
 if out is not None:
   np.save(os.path.join(case, 'alpha_' + stage + '.npy'), np.asarray(out, np.float32))
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({'seconds': seconds, 'peak_mb': usage.ru_maxrss / 1024, 'base_mb': base,
+print(json.dumps({'seconds': seconds, 'peak_mb': hwm_mb(), 'base_mb': base,
                   'cpu_s': usage.ru_utime + usage.ru_stime - cpu0}))
 """
 
@@ -109,7 +116,8 @@ from matting.cli import main
 rc = main(sys.argv[1:])
 seconds = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({'seconds': seconds, 'peak_mb': usage.ru_maxrss / 1024, 'base_mb': 0.0,
+hwm = int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024
+print(json.dumps({'seconds': seconds, 'peak_mb': hwm, 'base_mb': 0.0,
                   'cpu_s': usage.ru_utime + usage.ru_stime, 'rc': rc}))
 """
 
@@ -122,7 +130,8 @@ def run_child(argv, cap_s, cap_mb):
   start, peak = time.monotonic(), 0.0
   while proc.poll() is None:
     try:
-      status = open(f"/proc/{proc.pid}/status").read()
+      with open(f"/proc/{proc.pid}/status") as f:
+        status = f.read()
       peak = max(peak, int(status.split("VmRSS:")[1].split()[0]) / 1024)
     except (OSError, IndexError):
       pass
@@ -157,8 +166,8 @@ def synthetic_case(mp, seed=0):
   """(image, trimap, alpha) of about `mp` megapixels at 4:3, 25-30 % unknown."""
   from matting.data import synthetic
   native = min(mp, 3.0)
-  width = int(round(math.sqrt(native * 1e6 * 4 / 3)))
-  height = int(round(width * 3 / 4))
+  width = round(math.sqrt(native * 1e6 * 4 / 3))
+  height = round(width * 3 / 4)
   example = synthetic.make_example(seed, height, width, unknown_width=round(width / 80))
   data = example.image, example.trimap, example.alpha
   if mp > native:
@@ -201,7 +210,7 @@ def slope(xs, ys):
 
 
 def parse_bytes(text):
-  from matting.classic.memory import parse_size
+  from matting.memory import parse_size
   return parse_size(text) if text else None
 
 
@@ -211,7 +220,7 @@ def main():
   parser.add_argument("--upscale", default="2", help="alphamatting GT26 factors (1x always)")
   parser.add_argument("--stages", default="cf,cf_untiled,knn,network,write,predict")
   parser.add_argument("--anchors", choices=("on", "off"), default="on")
-  parser.add_argument("--anchor-cap-s", type=float, default=150.0)
+  parser.add_argument("--anchor-cap-s", type=float, default=60.0)
   parser.add_argument("--anchor-cap-mb", type=float, default=8000.0)
   parser.add_argument("--cap-s", type=float, default=300.0)
   parser.add_argument("--cap-mb", type=float, default=12000.0)

@@ -7,7 +7,7 @@ ground truth: seeded random walks (width 7 px) inside the confident FG (GT >= 0.
 (GT <= 0.01), kept 10 px away from any soft pixel; 3 FG and 5 BG strokes, as a user might
 draw them (start points spread by farthest-point sampling). Rows: the closed-form matte of
 the strokes alone; the DCNN on the trimap derived from it; the DCNN again on a trimap read
-from that matte (x2: what `matting predict IMAGE SCRIBBLES` does, see trimap_tools.matte);
+from that matte (x2: what `matting predict IMAGE SCRIBBLES` does, see strokes.matte);
 the DCNN on Trimap1 and on Trimap2. SAD (/1000) is over the whole image, so every input is
 charged for every pixel it gets wrong (with a trimap, its known pixels are exact); SAD@T1 is
 over Trimap1's unknown region, the alphamatting.com measure. 6 images take ~2-5 minutes on 2
@@ -24,6 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from matting import predict
+from matting.classic import strokes
 from matting.data import io, trimap_tools
 from matting.data.trimap import trimap_masks
 from matting.reports.tables import markdown_table
@@ -108,7 +109,7 @@ def main(argv=None):
     trimap1 = io.read_trimap(data / "trimap_training_lowres" / "Trimap1" / f"{name}.png")
     trimap2 = io.read_trimap(data / "trimap_training_lowres" / "Trimap2" / f"{name}.png")
     scribbles = draw_strokes(gt, np.random.default_rng([args.seed, index]))
-    derived, cf_alpha = trimap_tools.trimap_from_scribbles(image, scribbles)
+    derived, cf_alpha = strokes.trimap_from_scribbles(image, scribbles)
     wrong = np.mean(((derived == 1) & (gt < 0.9)) | ((derived == 0) & (gt > 0.1)))
     first = predict.predict_image(params, cfg, image, derived)
     rederived = trimap_tools.trimap_from_alpha(first, scribbles)

@@ -42,7 +42,7 @@ def get_config(mode="cpu"):
   cfg.augment.update(num_per_example=5, background_dirs=(TRAIN_PHOTOS_DIR,))
   cfg.patches.update(num_patches=300_000, max_per_image=4000)
   if mode == "cpu":
-    cfg.train.update(steps=6000, loss="charbonnier", warmup_steps=200)
+    cfg.train.update(steps=4000, loss="charbonnier", warmup_steps=200)
     cfg.checkpoint.update(every_steps=1000)
     cfg.train.log_every = 200
   return cfg

@@ -71,13 +71,14 @@ def cmd_score(args):
 def _predict(args, image, trimap, model=None, trimap_name=None):
   """Alpha from the model (loaded from args unless given); scribbles become a trimap first."""
   from matting import predict
+  from matting.classic import strokes
   from matting.data import trimap_tools
   trimap_name = trimap_name or args.trimap
   params, cfg = model or predict.load_model(args.checkpoint, args.step)
   if args.scribbles is None and model is None and trimap_tools.looks_like_scribbles(trimap):
     print(f"matting: note: {trimap_name}: {100 * trimap_tools.known_fraction(trimap):.1f} % "
           "known, read as scribbles (--no-scribbles: use it as a trimap)", file=sys.stderr)
-  alpha, _ = trimap_tools.matte(
+  alpha, _ = strokes.matte(
       image, trimap, lambda image, trimap: predict.predict_image(
           params, cfg, image, trimap, keep_known=not args.raw),
       args.scribbles, trimap_name)
@@ -304,7 +305,7 @@ def main(argv=None):
   warnings.showwarning = _warn_to_stderr
   from matting import console
   console.quiet_library_logs()
-  from matting.classic.memory import max_memory_scope
+  from matting.memory import max_memory_scope
   try:
     with max_memory_scope(getattr(args, "max_memory", None)):
       return args.func(args)

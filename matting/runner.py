@@ -286,6 +286,7 @@ def _distributed_precompute(cfg, sweep, seeds):
   if jax.process_count() == 1:
     return
   from jax.experimental import multihost_utils
+
   from matting.classic import precompute
   counts = precompute_sweep(cfg, sweep, (jax.process_index(), jax.process_count()), seeds)
   logging.warning("%s", precompute.format_counts(counts))
@@ -318,6 +319,7 @@ def _sweep_report(cfg, workdir, run_dirs, title, main):
   """The report over all runs, scored and written by process 0 alone (its checkpoint reads
   skip orbax's all-process barriers); the other processes wait for it at a barrier."""
   import jax
+
   from matting.training import checkpoints
   text = ""
   if main:

@@ -26,7 +26,6 @@ from tests.conftest import two_colour_example
 from tests.helpers import run_launch
 from tests.test_weights import BEST_STEP, LATEST_STEP, make_tiny_run
 
-
 # --- Caches heal themselves ---------------------------------------------------------------
 
 def _damage_file(path, how):
@@ -276,6 +275,7 @@ def test_damaged_run_config_is_one_error(run_copy):
 
 def _fresh_state(run_dir, seed=7):
   import jax
+
   from matting.inputs import stacks
   from matting.models.dcnn import make_model
   from matting.training import optim, steps
@@ -409,6 +409,7 @@ def test_check_config_names_the_field(field, value):
 
 def test_check_config_accepts_every_shipped_experiment():
   import importlib
+
   from matting import runner
   for name in ("classic", "dcnn", "ablation_layers", "evaluate", "training_recipe"):
     module = importlib.import_module(f"experiments.{name}")

@@ -1,6 +1,5 @@
 """`matting serve`'s HTTP API, in-process: PNG answers, 400 messages as the CLI's, 503 busy."""
 
-import io as bytes_io
 import os
 import tempfile
 import threading

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from matting import cli
+from matting.classic import strokes
 from matting.data import io, trimap_tools
 from matting.errors import MattingInputError
 from tests.conftest import two_colour_example
@@ -88,20 +89,20 @@ def test_scribbles_are_detected_by_their_known_fraction():
 def test_scribbles_become_a_trimap_that_agrees_with_the_truth():
   image, _, alpha = two_colour_example(60, 70)
   scribbles = strokes_for(alpha)
-  trimap, used = trimap_tools.prepare_trimap(image, scribbles)
+  trimap, used = strokes.prepare_trimap(image, scribbles)
   assert used
   assert trimap_tools.known_fraction(trimap) > 2 * trimap_tools.known_fraction(scribbles)
   assert np.all(alpha[trimap == 1.0] > 0.9) and np.all(alpha[trimap == 0.0] < 0.1)
   assert trimap[scribbles == 1.0].min() == 1.0 and trimap[scribbles == 0.0].max() == 0.0
   # Forced off, the strokes are used as they are.
-  assert trimap_tools.prepare_trimap(image, scribbles, scribbles=False)[0] is scribbles
+  assert strokes.prepare_trimap(image, scribbles, scribbles=False)[0] is scribbles
 
 
 def test_large_scribbles_are_propagated_at_reduced_resolution():
   image, _, alpha = two_colour_example(90, 120)
   scribbles = strokes_for(alpha)
-  small = trimap_tools.propagate_scribbles(image, scribbles, solve_pixels=90 * 120 // 4)
-  full = trimap_tools.propagate_scribbles(image, scribbles, solve_pixels=10**9)
+  small = strokes.propagate_scribbles(image, scribbles, solve_pixels=90 * 120 // 4)
+  full = strokes.propagate_scribbles(image, scribbles, solve_pixels=10**9)
   assert small.shape == alpha.shape
   assert np.abs(small - full).mean() < 0.05
 
@@ -114,11 +115,11 @@ def test_matte_predicts_a_trimap_once_and_scribbles_twice():
     calls.append(trimap)
     return alpha
 
-  assert trimap_tools.matte(image, trimap, fake_predict)[1] is False
+  assert strokes.matte(image, trimap, fake_predict)[1] is False
   assert len(calls) == 1 and calls[0] is trimap
   calls.clear()
   scribbles = strokes_for(alpha)
-  result, used = trimap_tools.matte(image, scribbles, fake_predict)
+  result, used = strokes.matte(image, scribbles, fake_predict)
   assert used and result is alpha and len(calls) == 2
   # The second trimap is read from the first pass's matte, strokes kept.
   np.testing.assert_array_equal(calls[1], trimap_tools.trimap_from_alpha(alpha, scribbles))

@@ -255,8 +255,9 @@ class Handler(BaseHTTPRequestHandler):
       raise too_large(image_name, image.shape[1], image.shape[0], self.server.max_pixels)
     trimap, trimap_name = self._trimap(fields, image, image_name)
     from matting import predict
+    from matting.classic import strokes
     params, cfg = self.server.get_model()
-    alpha, used_scribbles = trimap_tools.matte(
+    alpha, used_scribbles = strokes.matte(
         image, trimap, lambda image, trimap: predict.predict_image(params, cfg, image, trimap),
         scribbles, trimap_name)
     mode = "scribbles" if used_scribbles else "trimap"

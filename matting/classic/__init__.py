@@ -61,7 +61,8 @@ def classic_alphas(methods, image, trimap):
 def _budget_beside_knn(trimap):
   """The memory budget minus KNN's estimate, for a CF solve running beside it; None when
   that leaves CF less than its smallest tiled solve (then they run one after the other)."""
-  from matting.classic import closed_form, knn, memory
+  from matting import memory
+  from matting.classic import closed_form, knn
   budget = memory.resolve_max_memory(None)
   need = knn.knn_bytes(trimap)
   smallest = (closed_form.PIXEL_BYTES * trimap.size

@@ -164,8 +164,9 @@ PIXEL_BYTES = 80  # Whole-image arrays of the tiled path (float64 image, masks, 
 
 def solve_bytes(num_variables):
   """Estimated peak memory of one exact solve of `num_variables`: Laplacian, reduced system,
-  symbolic analysis and the nested-dissection factor (~n log n); fitted to peak RSS of
-  benchmarks/scale.py runs (0.73 GB at 0.3M variables, 3.6 GB at 1.2M)."""
+  symbolic analysis and the nested-dissection factor (~n log n). Matches the peak RSS of
+  untiled solves in benchmarks/scale.py (832 MB at 295k variables: 830 MB predicted; 2.3 GB
+  at 816k: 2.3 GB) and benchmarks/direct_solvers.py (3.1 GB at 1.2M: 3.5 GB)."""
   n = max(int(num_variables), 2)
   return int(n * (1500 + 80 * np.log2(n)))
 
@@ -330,7 +331,7 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
 
 def _tile_size(num_pixels, num_variables, tile_variables, overlap, budget, shape):
   """Unknowns per tile that fit `budget` with the whole-image arrays; raises if none does."""
-  from matting.classic.memory import format_size
+  from matting.memory import format_size
   overhead = PIXEL_BYTES * num_pixels
   size = int(tile_variables)
   floor = min(MIN_TILE_VARIABLES, size)
@@ -376,7 +377,8 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
     rtol: relative residual at which CG stops.
     coarse_to_fine: whether to start from the half-resolution solution.
     maxiter: CG iteration cap.
-    max_memory: memory budget in bytes (or '4G'); None: half of MemAvailable. The exact
+    max_memory: memory budget in bytes (or '4G'); None: the enclosing
+      `memory.max_memory_scope` (the CLI's --max-memory), else half of MemAvailable. The exact
       solve tiles when one factorisation would not fit it (`solve_bytes`); raises
       MattingInputError when even the smallest tiles would not.
     tiled: True / False forces / forbids the tiled solve ('cholesky' only); None tiles
@@ -392,7 +394,7 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
   params = dict(eps=eps, radius=radius, lam=lam, constraint=constraint,
                 preconditioner=preconditioner, rtol=rtol, maxiter=maxiter)
   if preconditioner == "cholesky" and tiled is not False:
-    from matting.classic.memory import resolve_max_memory
+    from matting.memory import resolve_max_memory
     budget = resolve_max_memory(max_memory)
     variables = _variables(trimap, radius, constraint)
     count = int(variables.sum())

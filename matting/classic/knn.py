@@ -196,7 +196,7 @@ def knn_bytes(trimap, search_margin=10):
 
 def _check_memory(trimap, search_margin):
   """Refuses, before any work, a solve whose estimate exceeds the memory available now."""
-  from matting.classic.memory import available_bytes, format_size
+  from matting.memory import available_bytes, format_size
   available = available_bytes()
   need = knn_bytes(trimap, search_margin if search_margin is not None else max(trimap.shape))
   if available is not None and need > available:

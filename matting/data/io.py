@@ -20,7 +20,6 @@ import numpy as np
 from matting.data.trimap import check_trimap, quantize_trimap
 from matting.errors import MattingInputError
 
-
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _warned_png16 = False
 
@@ -67,16 +66,16 @@ def image_header(path):
     with Image.open(path) as image:
       width, height = image.size
       bands = len(image.getbands())
-      sample = 2 if image.mode.startswith("I;16") or image.mode in ("I", "F") else 1
+      sample = 2 if image.mode.startswith("I;16") else 1
       return height, width, bands, 4 if image.mode in ("I", "F") else sample
-  except Exception:  # Not an image PIL knows, or damaged: left to the decoder's message.
+  except Exception:  # noqa: BLE001 -- not an image PIL knows, or damaged: the decoder says.
     return None
 
 
 def check_decoded_size(path):
   """Refuses, before decoding, an image whose decoded arrays would not fit in the memory
   available (the file's pixels, a float64 conversion and the float32 result)."""
-  from matting.classic.memory import available_bytes, format_size
+  from matting.memory import available_bytes, format_size
   header = image_header(path)
   available = available_bytes()
   if header is None or available is None:

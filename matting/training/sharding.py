@@ -67,7 +67,7 @@ def is_main_process():
 
 # XLA CPU's YNNPACK fusion of dots and convolutions partitions its work by the number of CPUs
 # the process may run on, which changes float rounding: a 300-step smoke run's SAD moved
-# 0.7% between 1 and 2 usable CPUs with it, 0.04% without (notes_issue12.md). jaxlib 0.10.
+# 0.7% between 1 and 2 usable CPUs with it, 0.04% without (BUILD_NOTES.md, issue 12). jaxlib 0.10.
 THREAD_INVARIANT_XLA_FLAG = "--xla_cpu_experimental_ynn_fusion_type="
 
 
@@ -78,6 +78,7 @@ def thread_invariant_cpu():
   measured speed cost on 2 cores. Raises if JAX's backend is already running.
   """
   import os  # pylint: disable=import-outside-toplevel
+
   from jax._src import xla_bridge  # pylint: disable=import-outside-toplevel
   if xla_bridge.backends_are_initialized():
     raise RuntimeError("thread_invariant_cpu() must run before JAX initialises its backends")
