@@ -4,7 +4,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from matting.classic import closed_form, memory
+from matting import memory
+from matting.classic import closed_form
 from matting.classic.closed_form import closed_form_alpha
 from matting.data import io, synthetic
 from matting.errors import MattingInputError
