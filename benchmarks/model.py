@@ -2,7 +2,7 @@
 
   python benchmarks/model.py [--impls auto,flax] [--repeats 5] [--tile_pixels 0] [--json]
 
-For each conv impl (see matting/model.py): the median time of `predict_alpha` on an
+For each conv impl (see matting/models/convolutions.py): the median time of `run_network` on an
 800x640x5 input (the paper's §4.1 size; it reports 4-6 s on a GTX 760) and the training
 throughput (patches/s) of `train_step` at batch 128, after a warm-up call. 'flax'
 (flax.linen.Conv, one untiled pass) is the in-run anchor: the table gives each impl's
@@ -55,7 +55,7 @@ def forward_seconds(params, impl, inputs, tile_pixels, repeats):
   cfg.conv_impl = impl
   if impl == ANCHOR and tile_pixels is None:
     tile_pixels = inputs.shape[0] * inputs.shape[1]  # The anchor is plain, untiled flax.
-  return median_seconds(lambda: inference.predict_alpha(params, cfg, inputs,
+  return median_seconds(lambda: inference.run_network(params, cfg, inputs,
                                                         tile_pixels=tile_pixels), repeats)
 
 

@@ -27,7 +27,7 @@ from matting import classic
 from matting.data import datasets, io
 from matting.inputs import stacks
 from matting.models import weights
-from matting.models.inference import predict_alpha
+from matting.models.inference import run_network
 from matting.reports.tables import markdown_table
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting"
@@ -107,7 +107,7 @@ def main():
     stage_s[m], mattes[m] = median_s(lambda m=m: classic.classic_alpha(m, image, trimap),
                                      args.repeats)
   stack = stacks.input_stack(image, trimap, mattes, cfg.inputs.combination)
-  stage_s["network"], _ = median_s(lambda: predict_alpha(params, cfg.model, stack),
+  stage_s["network"], _ = median_s(lambda: run_network(params, cfg.model, stack),
                                    args.repeats)
   stage_s["predict_image"], _ = median_s(
       lambda: predict.predict_image(params, cfg, image, trimap), args.repeats)

@@ -78,7 +78,7 @@ elif stage in ('pm_cf', 'pm_knn'):
 elif stage == 'network':
   from matting import predict
   from matting.inputs import stacks
-  from matting.models.inference import predict_alpha
+  from matting.models.inference import run_network
   image, trimap = load('image'), load('trimap')
   mattes = {'cf': load('alpha_cf'), 'knn': load('alpha_knn')}
 elif stage == 'write':
@@ -92,7 +92,7 @@ if stage == 'network':
   params, cfg = predict.load_model(options.get('weights'))
   stack = stacks.input_stack(image, trimap, mattes, cfg.inputs.combination)
   del image, mattes
-  out = predict_alpha(params, cfg.model, stack, keep_known=trimap)
+  out = run_network(params, cfg.model, stack, keep_known=trimap)
 elif stage == 'write':
   io.write_alpha(os.path.join(case, 'alpha.png'), alpha)
   out = None

@@ -91,8 +91,6 @@ def train_config(mode):
 SHARED_DATA = "../shared/data"
 ALPHAMATTING_DIR = f"{SHARED_DATA}/alphamatting"
 ALPHAMATTING_TEST_PHOTOS = f"{SHARED_DATA}/alphamatting_test/input_lowres"
-LEMUR = tuple(f"{SHARED_DATA}/pymatting_lemur/data/lemur/lemur{suffix}.png"
-              for suffix in ("", "_trimap", "_alpha"))
 # Colour photographs shipped in the scikit-image wheel (a dev dependency), split once: the
 # first serve as training backgrounds and textures, the second only in far validation sets.
 SKIMAGE_TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "motorcycle_left.png", "rocket.jpg",

@@ -42,7 +42,7 @@ def predict_image(params, cfg, image, trimap, keep_known=True):
   combination = cfg.inputs.combination
   mattes = classic.classic_alphas(stacks.classic_methods(combination), image, trimap)
   stack = stacks.input_stack(image, trimap, mattes, combination)
-  return inference.predict_alpha(params, cfg.model, stack,
+  return inference.run_network(params, cfg.model, stack,
                                  keep_known=trimap if keep_known else None)
 
 

@@ -179,9 +179,9 @@ def inference_setup(height, width, channels=5, seed=0):
   return cfg, model, params, inputs
 
 
-def test_predict_alpha_is_padded_forward_pass_clipped():
+def test_run_network_is_padded_forward_pass_clipped():
   cfg, model, params, inputs = inference_setup(30, 41)
-  alpha = inference.predict_alpha(params, cfg, inputs, tile_pixels=10**6)
+  alpha = inference.run_network(params, cfg, inputs, tile_pixels=10**6)
   padded = np.pad(inputs, ((6, 6), (6, 6), (0, 0)))
   raw = np.asarray(DCNN(conv_impl="flax").apply(params, padded[None]))[0, :, :, 0]
   assert alpha.shape == (30, 41) and alpha.dtype == np.float32
@@ -192,8 +192,8 @@ def test_predict_alpha_is_padded_forward_pass_clipped():
 @pytest.mark.parametrize("tile_pixels", [64, 150, 37 * 29 - 1])
 def test_tiled_prediction_equals_untiled(tile_pixels):
   cfg, _, params, inputs = inference_setup(37, 29, seed=1)
-  whole = inference.predict_alpha(params, cfg, inputs, tile_pixels=37 * 29)
-  tiled = inference.predict_alpha(params, cfg, inputs, tile_pixels=tile_pixels)
+  whole = inference.run_network(params, cfg, inputs, tile_pixels=37 * 29)
+  tiled = inference.run_network(params, cfg, inputs, tile_pixels=tile_pixels)
   assert 0.3 < np.mean((whole > 0) & (whole < 1))
   assert_close(tiled, whole)
 
@@ -212,17 +212,17 @@ def test_keep_known_uses_trimap_values():
   trimap = np.full((25, 20), 0.5, np.float32)
   trimap[:5] = 1.0
   trimap[-5:] = 0.0
-  free = inference.predict_alpha(params, cfg, inputs)
-  kept = inference.predict_alpha(params, cfg, inputs, keep_known=trimap)
+  free = inference.run_network(params, cfg, inputs)
+  kept = inference.run_network(params, cfg, inputs, keep_known=trimap)
   np.testing.assert_array_equal(kept[:5], 1.0)
   np.testing.assert_array_equal(kept[-5:], 0.0)
   np.testing.assert_array_equal(kept[5:-5], free[5:-5])
   with pytest.raises(ValueError, match="keep_known"):
-    inference.predict_alpha(params, cfg, inputs, keep_known=trimap[1:])
+    inference.run_network(params, cfg, inputs, keep_known=trimap[1:])
 
 
-def test_predict_alpha_rejects_batched_inputs():
+def test_run_network_rejects_batched_inputs():
   cfg, _, params, inputs = inference_setup(20, 20)
   with pytest.raises(ValueError, match=r"\(H, W, C\)"):
-    inference.predict_alpha(params, cfg, inputs[None])
+    inference.run_network(params, cfg, inputs[None])
 

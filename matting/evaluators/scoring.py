@@ -14,7 +14,7 @@ import numpy as np
 from matting import classic
 from matting.console import Progress
 from matting.evaluators.metrics import METRIC_KEYS, compute_metrics
-from matting.models.inference import predict_alpha
+from matting.models.inference import run_network
 
 PYMATTING_CF = "pymatting_cf"
 VALUE_KEYS = METRIC_KEYS + ("seconds",)
@@ -32,11 +32,11 @@ def predict_stacks(params, model_cfg, input_stacks):
   """(alphas, seconds) of the network on each (H, W, C) stack; the first image is run once
   before timing so that compilation is not counted."""
   if input_stacks:
-    predict_alpha(params, model_cfg, input_stacks[0])
+    run_network(params, model_cfg, input_stacks[0])
   alphas, seconds = [], []
   for stack in input_stacks:
     start = time.perf_counter()
-    alphas.append(predict_alpha(params, model_cfg, stack))
+    alphas.append(run_network(params, model_cfg, stack))
     seconds.append(time.perf_counter() - start)
   return alphas, seconds
 

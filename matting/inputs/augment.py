@@ -152,7 +152,8 @@ def crop_around_unknown(rng, image, alpha, trimap, max_pixels):
   top = int(np.clip(row - crop_h // 2, 0, height - crop_h))
   left = int(np.clip(col - crop_w // 2, 0, width - crop_w))
   window = (slice(top, top + crop_h), slice(left, left + crop_w))
-  return image[window], alpha[window], trimap[window]
+  # Copies: a view would keep the whole (up to 3x upscaled) composite alive.
+  return image[window].copy(), alpha[window].copy(), trimap[window].copy()
 
 
 def augment_example(rng, foreground, alpha, trimap, background, max_angle_deg=30.0,

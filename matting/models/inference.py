@@ -71,7 +71,7 @@ def _forward_tiled(params, padded, model, tiling):
   return alpha[:height, :width]
 
 
-def predict_alpha(params, model_config, inputs, keep_known=None, tile_pixels=None):
+def run_network(params, model_config, inputs, keep_known=None, tile_pixels=None):
   """Full-resolution alpha (H, W) float32 in [0, 1] from an (H, W, C) input stack (§4.1).
 
   The input is zero-padded by `margin` pixels (6 = (27 - 15) / 2 for the paper's net) and

@@ -2,7 +2,7 @@
 
 `qualitative_grid` draws one validation image the way the paper's Figs. 6-8 do (input, trimap,
 ground truth, then each method's matte with its SAD), `loss_curves` the training and validation
-histories written by matting/train.py, and `response_maps` the per-layer activations of Fig. 5.
+histories written by matting/training/loop.py, and `response_maps` the per-layer activations of Fig. 5.
 
 Figures are built on `matplotlib.figure.Figure` directly (no pyplot), so nothing touches
 matplotlib's global figure manager or interactive backends: PNGs are rendered by Agg.
@@ -123,7 +123,7 @@ def _val_series(history, metric):
 def loss_curves(path, histories):
   """Training loss, validation loss and validation SAD against step, one colour per run.
 
-  `histories`: {run name: history dict of matting/train.py}. Validation sets are told apart
+  `histories`: {run name: history dict of matting/training/loop.py}. Validation sets are told apart
   by line style. Markers make single-point runs visible; a panel with no points says so. The
   training-loss axis is logarithmic when every plotted loss is positive.
   """
@@ -206,7 +206,7 @@ def response_maps(path, params, model_config, patches, channels=4, input_names=N
 
   Args:
     patches: a sequence of (H, W, C) arrays (27x27 in the paper), channels as in
-      matting/inputs.py: normalised RGB, then the combination's mattes.
+      matting/inputs/stacks.py: normalised RGB, then the combination's mattes.
     input_names: names of the channels after RGB (default 'channel 4', ...).
   """
   patches = np.stack([np.asarray(p, np.float32) for p in patches])
