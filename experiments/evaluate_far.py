@@ -15,8 +15,7 @@ from experiments import common
 from experiments import evaluate
 from matting.inputs.far_sets import far_config
 
-WEIGHTS = ("matting/weights/dcnn_rgb_cf_knn.npz",
-           "matting/weights/dcnn_rgb_cf_knn_alphamatting.npz")
+WEIGHTS = ("matting/weights/dcnn_rgb_cf_knn.npz",)
 
 
 def get_config(mode="cpu"):

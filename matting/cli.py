@@ -147,6 +147,7 @@ def cmd_cutout(args):
 
 def cmd_trimap(args):
   from matting.data import io, trimap_tools
+  io.check_output_path(args.output, io.ALPHA_OUTPUTS)
   mask = io.read_grey(args.mask)
   trimap = trimap_tools.trimap_from_mask(mask, args.unknown_width, name=args.mask)
   io.write_alpha(args.output, trimap)
@@ -163,7 +164,9 @@ def cmd_serve(args):
 
 
 def cmd_export(args):
+  from matting.data import io
   from matting.training import checkpoints
+  io.check_output_path(args.output, (".npz",))
   command = f"matting export {args.workdir} --step {args.step} -o {args.output}"
   step = checkpoints.export_weights(args.workdir, args.output, args.step, command=command)
   print(f"exported step {step} of {args.workdir} to {args.output}")

@@ -446,3 +446,16 @@ def test_launch_bad_flag_is_one_line_exit_2_nothing_written(tmp_path, flag, line
   assert result.returncode == 2, result.stderr[-2000:]
   assert result.stderr.strip().splitlines() == [line]
   assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", [["export", "RUN"], ["trimap", "MASK"]])
+def test_export_and_trimap_check_the_output_name_first(command, tmp_path, capsys):
+  import imageio.v3 as iio
+  mask = tmp_path / "mask.png"
+  iio.imwrite(mask, np.full((8, 8), 255, np.uint8))
+  args = [str(tmp_path / "no_run") if a == "RUN" else str(mask) if a == "MASK" else a
+          for a in command]
+  assert cli.main(args + ["-o", str(tmp_path / "out.txt")]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and err[0].startswith("matting: error: --output ") and ".txt" in err[0]
+  assert not (tmp_path / "out.txt").exists()
