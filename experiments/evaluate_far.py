@@ -11,8 +11,7 @@ closed-form matte reproduces it to SAD 0.06; `far.extra` takes real GT triples.)
 KNN, comprehensive sampling and pymatting's shared matting (estimate_alpha_sm).
 """
 
-from experiments import common
-from experiments import evaluate
+from experiments import common, evaluate
 from matting.inputs.far_sets import far_config
 
 WEIGHTS = ("matting/weights/dcnn_rgb_cf_knn.npz",)

@@ -96,6 +96,29 @@ def cached_matte(cache_dir, method, image, trimap, params=None):
   return _load(path, trimap.shape)[0]
 
 
+def compute_and_store(jobs, processes=None, label=None):
+  """Solves and stores every (path, method, image, trimap, params) job, in `processes` worker
+  processes (default: the CPU count; 1 computes here), with a progress bar when `label`."""
+  meter = Progress(len(jobs), label) if label else None
+  processes = min(processes or os.cpu_count() or 1, len(jobs))
+  if processes == 1:
+    for done, job in enumerate(jobs, 1):
+      _compute_and_store(*job)
+      if meter:
+        meter.update(done, job[1])
+  else:
+    # 'spawn' keeps workers free of the parent's threads (JAX/BLAS) and imports.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
+      futures = [pool.submit(_compute_and_store, *job) for job in jobs]
+      for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+        path = future.result()
+        if meter:
+          meter.update(done, os.path.basename(os.path.dirname(path)))
+  if meter:
+    meter.close()
+
+
 def cached_mattes(cache_dir, examples, methods, params=None, processes=None, progress=True,
                   with_seconds=False):
   """Returns [{method: alpha}] per example, computing missing mattes in worker processes.
@@ -119,26 +142,9 @@ def cached_mattes(cache_dir, examples, methods, params=None, processes=None, pro
       else:
         loaded[i, m] = entry
   if todo:
-    meter = Progress(len(todo), f"classic mattes -> {cache_dir}") if progress else None
-    processes = min(processes or os.cpu_count() or 1, len(todo))
-    args = [(paths[i][m], m, examples[i].image, examples[i].trimap, params.get(m))
-            for i, m in todo]
-    if processes == 1:
-      for done, job in enumerate(args, 1):
-        _compute_and_store(*job)
-        if meter:
-          meter.update(done, job[1])
-    else:
-      # 'spawn' keeps workers free of the parent's threads (JAX/BLAS) and imports.
-      context = multiprocessing.get_context("spawn")
-      with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
-        futures = [pool.submit(_compute_and_store, *job) for job in args]
-        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
-          path = future.result()
-          if meter:
-            meter.update(done, os.path.basename(os.path.dirname(path)))
-    if meter:
-      meter.close()
+    compute_and_store(
+        [(paths[i][m], m, examples[i].image, examples[i].trimap, params.get(m))
+         for i, m in todo], processes, f"classic mattes -> {cache_dir}" if progress else None)
   pick = (lambda entry: entry) if with_seconds else (lambda entry: entry[0])
   for i, m in todo:
     loaded[i, m] = _load(paths[i][m], examples[i].trimap.shape)

@@ -8,12 +8,9 @@ split the work without overlap, and a killed shard resumes where it stopped. Wri
 atomic (temp file + rename), so shards sharing a filesystem never see a partial matte.
 """
 
-import concurrent.futures
-import multiprocessing
 import os
 
 from matting.classic import cache
-from matting.console import Progress
 from matting.errors import MattingInputError
 
 
@@ -55,26 +52,9 @@ def precompute(cache_dir, groups, shard=(0, 1), processes=None, progress=True):
   mine = range(index, len(items), count)
   todo = [items[i] for i in mine if not present[i]]
   if todo:
-    meter = Progress(len(todo), f"precompute {index}/{count} -> {cache_dir}") if progress else None
-    jobs = [(path, method, example.image, example.trimap, None)
-            for _, method, path, example in todo]
-    processes = min(processes or os.cpu_count() or 1, len(jobs))
-    if processes == 1:
-      for done, job in enumerate(jobs, 1):
-        cache._compute_and_store(*job)  # pylint: disable=protected-access
-        if meter:
-          meter.update(done, job[1])
-    else:
-      context = multiprocessing.get_context("spawn")  # As cache.cached_mattes.
-      with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
-        futures = [pool.submit(cache._compute_and_store, *job)  # pylint: disable=protected-access
-                   for job in jobs]
-        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
-          path = future.result()
-          if meter:
-            meter.update(done, os.path.basename(os.path.dirname(path)))
-    if meter:
-      meter.close()
+    cache.compute_and_store(
+        [(path, method, example.image, example.trimap, None) for _, method, path, example in todo],
+        processes, f"precompute {index}/{count} -> {cache_dir}" if progress else None)
   missing = len(items) - sum(present)
   return {"total": len(items), "cached": sum(present), "shard": f"{index}/{count}",
           "shard_items": len(mine), "computed": len(todo),
