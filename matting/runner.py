@@ -156,14 +156,18 @@ def run_rows(run_dir, val_sets, cache_dir, all_steps=False):
   """Rows for a run's best checkpoint (or every checkpoint) or a weights file, and its alphas."""
   from matting import predict
   from matting.inputs import stacks
-  rows, alphas = [], {}
-  for which in _checkpoints_to_score(run_dir, all_steps):
+  rows, alphas, stacks_of = [], {}, {}
+  for index, which in enumerate(_checkpoints_to_score(run_dir, all_steps)):
     params, cfg = predict.load_model(run_dir, which)
     method = run_label(run_dir) + ("" if which in ("best", None) else f"@{which}")
     for set_name, examples in val_sets.items():
-      stack_list = [s for s, _, _ in stacks.example_stacks(examples, cfg.inputs.combination,
-                                                           cache_dir)]
-      predictions, seconds = scoring.predict_stacks(params, cfg.model, stack_list)
+      key = (set_name, cfg.inputs.combination)  # Every checkpoint of a run shares its stacks.
+      if key not in stacks_of:
+        stacks_of[key] = [s for s, _, _ in stacks.example_stacks(examples, key[1], cache_dir)]
+      # One warm-up per run and set keeps compilation out of the timing; the checkpoints
+      # of a run share the model shape, hence the compiled function.
+      predictions, seconds = scoring.predict_stacks(params, cfg.model, stacks_of[key],
+                                                    warm_up=index == 0)
       rows += scoring.score_alphas(set_name, method, examples, predictions, seconds)
       for example, alpha in zip(examples, predictions):
         alphas.setdefault((set_name, example.name), {})[method] = alpha

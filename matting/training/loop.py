@@ -74,7 +74,8 @@ def validate(state, cfg, val_data, mesh):
   for name, val in val_data.items():
     loss = patch_loss(state, val["patches"], cfg.train.batch_size, mesh)
     if main:
-      alphas, seconds = scoring.predict_stacks(params, cfg.model, val["stacks"])
+      alphas, seconds = scoring.predict_stacks(params, cfg.model, val["stacks"],
+                                               warm_up=False)
       rows = scoring.score_alphas(name, "dcnn", val["examples"], alphas, seconds)
       means = scoring.summarize(rows)[0]
       out[name] = {"val_loss": loss.get("loss", float("nan")),
