@@ -48,12 +48,12 @@ def ckpt_config(**overrides):
 def test_kill_and_resume_is_exact(tmp_path):
   uninterrupted = jax.device_get(train(fresh_state(0), 6))
 
-  manager = checkpoints.make_manager(tmp_path, ckpt_config(every_steps=3))
+  manager = checkpoints.make_manager(tmp_path / "checkpoints", ckpt_config(every_steps=3))
   assert checkpoints.save(manager, train(fresh_state(0), 3))
   manager.close()
-  del manager  # "Kill": a new manager and a differently initialised state, then restore.
-  manager = checkpoints.make_manager(tmp_path, ckpt_config(every_steps=3))
-  restored = checkpoints.restore(manager, fresh_state(1))
+  del manager  # "Kill": resume as the training loop does, from a differently initialised state.
+  manager, restored = checkpoints.resume(tmp_path, ckpt_config(every_steps=3), fresh_state(1))
+  manager.close()
   assert int(restored.step) == 3
   resumed = jax.device_get(train(restored, 6))
 
