@@ -31,7 +31,8 @@ flags.DEFINE_bool("precompute", False,
 flags.DEFINE_string("shard", None, "with --precompute: I/N, this job's 1/N of the mattes "
                     "(default: the process's share under --num_processes, else all)")
 flags.DEFINE_bool("cpu_thread_invariant", False,
-                  "XLA CPU: results that hardly depend on the CPU count (no YNNPACK fusion)")
+                  "XLA CPU: turn off the YNNPACK fusion, an unconfirmed source of CPU-count "
+                  "dependent results (BUILD_NOTES.md, issue 12)")
 flags.DEFINE_list("seeds", None, "run every sweep point once per seed (e.g. 0,1,2), in "
                   "POINT/seed_K with config.seed=K; reports give mean ± std over seeds")
 FLAGS = flags.FLAGS

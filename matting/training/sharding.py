@@ -65,17 +65,18 @@ def is_main_process():
   return jax.process_index() == 0
 
 
-# XLA CPU's YNNPACK fusion of dots and convolutions partitions its work by the number of CPUs
-# the process may run on, which changes float rounding: a 300-step smoke run's SAD moved
-# 0.7% between 1 and 2 usable CPUs with it, 0.04% without (BUILD_NOTES.md, issue 12). jaxlib 0.10.
+# XLA CPU's YNNPACK fusion of dots and convolutions may partition its work by the number of
+# CPUs the process can run on: a 300-step smoke run's SAD moved 0.7% between 1 and 2 usable
+# CPUs with it, 0.04% without. A direct probe of the train step (benchmarks/determinism.py)
+# did not confirm the effect, so this stays opt-in and unproven (BUILD_NOTES.md, issue 12).
 THREAD_INVARIANT_XLA_FLAG = "--xla_cpu_experimental_ynn_fusion_type="
 
 
 def thread_invariant_cpu():
   """Turns off that fusion for this process (via XLA_FLAGS); call before JAX first computes.
 
-  Results then hardly depend on the CPU count (affinity, containers, machines), at no
-  measured speed cost on 2 cores. Raises if JAX's backend is already running.
+  It reduced the CPU-count dependence of one smoke run but not of the train-step probe (see
+  above); no speed cost was measured on 2 cores. Raises if JAX's backend is already running.
   """
   import os  # pylint: disable=import-outside-toplevel
 
