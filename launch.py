@@ -35,6 +35,8 @@ flags.DEFINE_bool("cpu_thread_invariant", False,
                   "dependent results (BUILD_NOTES.md, issue 12)")
 flags.DEFINE_list("seeds", None, "run every sweep point once per seed (e.g. 0,1,2), in "
                   "POINT/seed_K with config.seed=K; reports give mean ± std over seeds")
+flags.DEFINE_list("points", None, "run only these sweep points, by name (e.g. layers_1,layers_4; "
+                  "default: all)")
 FLAGS = flags.FLAGS
 
 
@@ -74,7 +76,7 @@ def main(argv):
     cfg.data.dir = FLAGS.data_dir
   workdir = FLAGS.workdir or os.path.join("runs", FLAGS.experiment)
   try:
-    sweep = module.sweep(FLAGS.mode)
+    sweep = _selected_points(runner, module.sweep(FLAGS.mode))
     for overrides in sweep:  # Every point's numbers, before any point writes anything.
       config_checks.check_config(runner.apply_overrides(cfg, overrides))
     seeds = _seeds()
@@ -86,6 +88,18 @@ def main(argv):
     print(f"launch.py: error: {flag_message(e)}", file=sys.stderr)
     sys.exit(2)
   print(f"wrote {workdir}/report.md", file=sys.stderr)
+
+
+def _selected_points(runner, sweep):
+  """The sweep points named by --points (all without it), in the sweep's order."""
+  if not FLAGS.points:
+    return sweep
+  names = [runner.point_name(overrides) for overrides in sweep]
+  unknown = [name for name in FLAGS.points if name not in names]
+  if unknown:
+    _usage_error(f"--points: no point {unknown[0]!r} in experiments/{FLAGS.experiment}.py "
+                 f"(its points: {', '.join(names)})")
+  return [overrides for name, overrides in zip(names, sweep) if name in FLAGS.points]
 
 
 def _seeds():

@@ -12,8 +12,7 @@ import os
 from matting import classic
 from matting.errors import MattingInputError
 from matting.inputs import stacks
-from matting.models import inference, weights
-from matting.training import checkpoints
+from matting.models import weights
 
 
 def load_model(path=None, which=None):
@@ -27,6 +26,7 @@ def load_model(path=None, which=None):
                               field="checkpoint")
   path = os.fspath(path)
   if os.path.isdir(path):
+    from matting.training import checkpoints
     params, cfg, _ = checkpoints.restore_params(path, "best" if which is None else which)
     return params, cfg
   if which is not None:
@@ -39,6 +39,7 @@ def load_model(path=None, which=None):
 
 def predict_image(params, cfg, image, trimap, keep_known=True):
   """Alpha (H, W) for one image: computes the classic mattes the model's inputs need."""
+  from matting.models import inference
   combination = cfg.inputs.combination
   mattes = classic.classic_alphas(stacks.classic_methods(combination), image, trimap)
   stack = stacks.input_stack(image, trimap, mattes, combination)

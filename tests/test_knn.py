@@ -149,3 +149,20 @@ def test_bad_inputs_raise(kwargs, match):
   args = dict(image=image, trimap=trimap) | kwargs
   with pytest.raises(MattingInputError, match=match):
     knn.knn_alpha(args.pop("image"), args.pop("trimap"), **args)
+
+
+@pytest.mark.parametrize("constraint", ["soft", "hard"])
+def test_feature_ordered_solve_equals_the_index_ordered_one(constraint):
+  """knn_alpha builds its system over the pixels in KD-tree leaf order; solving knn_laplacian
+  (index order) with the same constraints must give the same matte."""
+  from matting.classic import sparse_solve
+  image, trimap, _ = hard_segmentation_example(height=60, width=70, band=6, seed=3)
+  fg, unknown = trimap == 1.0, trimap == 0.5
+  L = knn.knn_laplacian(image, search=knn.search_region(unknown, 10))
+  plain = sparse_solve.solve_alpha(L, (~unknown).ravel(), fg.ravel(), constraint=constraint)
+  plain = np.where(unknown, np.clip(plain.reshape(trimap.shape), 0, 1), fg)
+  _, order = knn._laplacian(knn.knn_features(image), (10, 2), knn.SPATIAL_DECAY,
+                            knn.search_region(unknown, 10), relabel=True)
+  assert not np.array_equal(order, np.arange(trimap.size))  # It is another order.
+  np.testing.assert_allclose(knn.knn_alpha(image, trimap, constraint=constraint), plain,
+                             atol=1e-5)

@@ -46,3 +46,22 @@ def test_bad_config_value_exits_2_and_writes_nothing(tmp_path):
     assert result.returncode == 2, result.stderr[-2000:]
     assert named in result.stderr.splitlines()[-1]
     assert not workdir.exists()
+
+
+def test_points_runs_only_the_named_points(tmp_path):
+  result = run_launch("--experiment=ablation_layers", "--mode=smoke", f"--workdir={tmp_path}",
+                      "--points=layers_1", "--config.train.steps=4", "--config.train.warmup_steps=1",
+                      "--config.checkpoint.every_steps=4")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir() and p.name.startswith("layers"))\
+      == ["layers_1"]
+  assert "layers_1" in result.stdout and "layers_4" not in result.stdout
+
+
+def test_unknown_point_exits_2_naming_the_flag(tmp_path):
+  result = run_launch("--experiment=ablation_layers", f"--workdir={tmp_path}",
+                      "--points=layers_1,layers_3")
+  assert result.returncode == 2, result.stderr[-2000:]
+  (line,) = result.stderr.strip().splitlines()
+  assert line.startswith("launch.py: error: --points: no point 'layers_3'") and "layers_8" in line
+  assert not tmp_path.joinpath("layers_1").exists()

@@ -19,6 +19,7 @@ from matting.data.trimap import check_image, check_image_and_trimap, trimap_mask
 from matting.errors import MattingInputError
 
 COLOR_SPACES = ("hsv", "rgb")
+SPATIAL_DECAY = 0.01  # knn_matting.m divides the coordinates by 100 after each pass.
 
 
 def rgb_to_hsv(image):
@@ -60,7 +61,8 @@ def knn_features(image, level=1.0, color_space="hsv"):
 
 
 def _nearest_neighbours(points, k, query):
-  """(S, k) indices of the k nearest points (Euclidean) to the S points[query], self excluded.
+  """(S, k) indices of the k nearest points (Euclidean) to the S points[query], self excluded,
+  and the tree's leaf order of all N points (an ordering that keeps close points close).
 
   Exact cKDTree search. Queries run in the tree's leaf order, so that consecutive queries
   visit the same nodes (1.3-2x faster than row-major order on alphamatting images); an
@@ -80,11 +82,18 @@ def _nearest_neighbours(points, k, query):
   drop[~drop.any(axis=1), -1] = True
   neighbours = np.empty((len(order), k), dtype=np.int64)
   neighbours[(np.cumsum(query) - 1)[order]] = found[~drop].reshape(len(order), k)
-  return neighbours
+  return neighbours, tree.indices
 
 
-def _neighbour_weights(features, n_neighbors, spatial_decay, search):
-  """(S, sum K) neighbours of the S searched pixels over all passes and their weights W_ij."""
+def _neighbour_weights(features, n_neighbors, spatial_decay, search, relabel=False):
+  """(S, sum K) neighbours of the S searched pixels over all passes, their weights W_ij, the
+  search mask, and the pixel order the neighbours are labelled in (None: index order).
+
+  relabel=True numbers the pixels in the first pass's KD-tree leaf order instead, rows and
+  neighbour indices alike: neighbours in feature space then sit at nearby indices, so the
+  distance gathers here and the sparse products of the solve read memory almost in
+  sequence (see `knn_alpha`).
+  """
   features = np.array(features, dtype=np.float64)
   if features.ndim != 2 or features.shape[1] < 3:
     raise MattingInputError(f"features: expected (N, d >= 3), got shape {features.shape}")
@@ -96,16 +105,26 @@ def _neighbour_weights(features, n_neighbors, spatial_decay, search):
   search = np.ones(num_points, bool) if search is None else np.asarray(search, bool).ravel()
   if search.shape != (num_points,):
     raise MattingInputError(f"search: expected {num_points} entries, got {search.size}")
-  neighbours = []
+  neighbours, leaf_order = [], None
   for k in n_neighbors:
-    neighbours.append(_nearest_neighbours(features, k, search))
+    found, leaves = _nearest_neighbours(features, k, search)
+    neighbours.append(found)
+    leaf_order = leaves if leaf_order is None else leaf_order
     features[:, -2:] *= spatial_decay
   neighbours = np.concatenate(neighbours, axis=1)
+  if relabel:  # Before the distances, so that their gathers read nearby memory too.
+    rank = np.empty(num_points, dtype=np.int64)
+    rank[leaf_order] = np.arange(num_points)
+    rows = np.argsort(rank[search])  # The searched pixels (rows) in their new order.
+    neighbours = rank[neighbours[rows]]
+    features, search = features[leaf_order], search[leaf_order]
+  else:
+    leaf_order = None
   searched = np.flatnonzero(search)
   distance = np.zeros(neighbours.shape)
-  for column in features.T:  # (S, K) slices keep the temporaries small.
+  for column in np.asfortranarray(features).T:  # (S, K) slices keep temporaries small.
     distance += np.abs(column[searched, None] - column[neighbours])
-  return neighbours, np.maximum(1.0 - distance / dim, 0.0), search
+  return neighbours, np.maximum(1.0 - distance / dim, 0.0), search, leaf_order
 
 
 def _neighbour_matrix(search, neighbours, values, diagonal=None):
@@ -126,7 +145,7 @@ def _neighbour_matrix(search, neighbours, values, diagonal=None):
   return sp.csr_matrix((data, indices, indptr), shape=(num_points, num_points))
 
 
-def knn_affinity(features, n_neighbors=(10, 2), spatial_decay=0.01, search=None):
+def knn_affinity(features, n_neighbors=(10, 2), spatial_decay=SPATIAL_DECAY, search=None):
   """Sparse (N, N) nonlocal affinity A = W + W^T (Sec. 3, Eq. 2) as CSR float64.
 
   Pass p = 0, 1, ... finds the n_neighbors[p] nearest neighbours (L2, self excluded) of each
@@ -151,14 +170,14 @@ def knn_affinity(features, n_neighbors=(10, 2), spatial_decay=0.01, search=None)
     search: optional (N,) bool, the pixels whose neighbours are searched (default all);
       rows of W for the others are empty (see `knn_alpha`'s search_margin).
   """
-  neighbours, weights, search = _neighbour_weights(features, n_neighbors, spatial_decay,
-                                                   search)
+  neighbours, weights, search, _ = _neighbour_weights(features, n_neighbors, spatial_decay,
+                                                      search)
   W = _neighbour_matrix(search, neighbours, weights)
   return (W + W.T).tocsr()
 
 
 def knn_laplacian(image, n_neighbors=(10, 2), level=1.0, color_space="hsv",
-                  spatial_decay=0.01, search=None):
+                  spatial_decay=SPATIAL_DECAY, search=None):
   """KNN matting Laplacian L = D - A (Eq. 8), D = diag(row sums of A), as (N, N) CSR.
 
   L is symmetric positive semi-definite with rows summing to 0; see `knn_features` and
@@ -166,13 +185,19 @@ def knn_laplacian(image, n_neighbors=(10, 2), level=1.0, color_space="hsv",
   sum instead of the two of W + W^T and D - A; rows of pixels without any link stay empty,
   which solve_alpha's soft variant skips.
   """
-  features = knn_features(image, level, color_space)
-  neighbours, weights, search = _neighbour_weights(features, n_neighbors, spatial_decay,
-                                                   search)
+  L, _ = _laplacian(knn_features(image, level, color_space), n_neighbors, spatial_decay,
+                    search, relabel=False)
+  return L
+
+
+def _laplacian(features, n_neighbors, spatial_decay, search, relabel):
+  """(L, order): `knn_laplacian`'s matrix, over the pixels in `order` (None: index order)."""
+  neighbours, weights, search, order = _neighbour_weights(features, n_neighbors,
+                                                          spatial_decay, search, relabel)
   degree = np.bincount(neighbours.ravel(), weights.ravel(), len(search)).astype(np.float64)
   degree[search] += weights.sum(axis=1)
   B = _neighbour_matrix(search, neighbours, -weights, degree / 2)
-  return (B + B.T).tocsr()
+  return (B + B.T).tocsr(), order
 
 
 def search_region(unknown, margin):
@@ -238,11 +263,15 @@ def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_sp
     raise MattingInputError(f"search_margin: must be >= 0 or None, got {search_margin}")
   fg, bg, unknown = trimap_masks(trimap)
   _check_memory(trimap, search_margin)
-  L = knn_laplacian(image, n_neighbors, level, color_space,
-                    search=search_region(unknown, search_margin))
+  # The system is built over the pixels in feature order (`_neighbour_weights`), the same
+  # equations in another order: CG's products read memory almost in sequence.
+  L, order = _laplacian(knn_features(image, level, color_space), n_neighbors, SPATIAL_DECAY,
+                        search_region(unknown, search_margin), relabel=True)
   options = {} if preconditioner is None else {"preconditioner": preconditioner}
-  alpha = sparse_solve.solve_alpha(L, (fg | bg).ravel(), fg.ravel(), lam=lam,
-                                   constraint=constraint, **options)
+  solved = sparse_solve.solve_alpha(L, (fg | bg).ravel()[order], fg.ravel()[order], lam=lam,
+                                    constraint=constraint, **options)
+  alpha = np.empty_like(solved)
+  alpha[order] = solved
   # The soft penalty moves known pixels by up to d_i / (d_i + lam) (d_i: degree, ~25); the
   # trimap defines them, so they are returned at their trimap value.
   alpha = np.clip(alpha, 0.0, 1.0).reshape(trimap.shape)

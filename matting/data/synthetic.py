@@ -12,7 +12,7 @@ hair-like thin strands (0.5-3 px wide, partly opaque), a semi-transparent veil o
 import dataclasses
 
 import numpy as np
-from scipy import ndimage, signal, sparse
+from scipy import ndimage, sparse
 
 from matting.data.trimap import trimap_masks
 from matting.errors import MattingInputError
@@ -256,6 +256,7 @@ def _strand_paths(rng, roots, angles, lengths):
   the strand bends in long arcs rather than jittering. Returns (num, ceil(max(lengths)) + 1, 2)
   points (row, column); steps past a strand's own length are not used.
   """
+  from scipy import signal  # Here: its import takes ~1.3 s, which every CLI command paid.
   num, steps = len(roots), int(np.ceil(max(lengths)))
   turning = signal.lfilter([1.0], [1.0, -0.95],
                            rng.normal(0.0, rng.uniform(0.004, 0.015), (num, steps)), axis=1)

@@ -10,7 +10,7 @@ NumPy/SciPy and a pure function of (seed, photos, size).
 """
 
 import numpy as np
-from scipy import ndimage, signal, sparse
+from scipy import ndimage, sparse
 
 from matting.data import datasets, synthetic
 from matting.data.trimap import trimap_masks
@@ -79,6 +79,7 @@ def _strand_paths(rng, roots, angles, lengths, curl):
   """Hair-like polylines of 1 px steps from each root (row, column) in direction `angles`:
   the turning rate is a strongly correlated AR(1) process (std `curl` rad/px per strand),
   so strands bend in long smooth arcs. (num, ceil(max(lengths)) + 1, 2) points."""
+  from scipy import signal  # Here: its import takes ~1.3 s (see synthetic.py).
   num, steps = len(roots), int(np.ceil(max(lengths)))
   turning = signal.lfilter([0.05], [1.0, -0.95], rng.normal(0.0, 1.0, (num, steps)), axis=1)
   turning = turning * (np.asarray(curl)[:, None] / 0.16)  # AR(1) stationary std is 0.16
