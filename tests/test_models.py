@@ -221,6 +221,23 @@ def test_keep_known_uses_trimap_values():
     inference.run_network(params, cfg, inputs, keep_known=trimap[1:])
 
 
+def test_tiles_without_unknown_pixels_are_skipped(monkeypatch):
+  cfg, _, params, inputs = inference_setup(40, 50, seed=3)
+  trimap = np.zeros((40, 50), np.float32)
+  trimap[:, 25:] = 1.0
+  trimap[3:9, 20:31] = 0.5  # Unknown pixels in 2 of the 4 x 5 tiles of 10 x 10.
+  calls = []
+  forward = inference._forward_tiles
+  monkeypatch.setattr(inference, "_forward_tiles",
+                      lambda p, windows, model: calls.append(1) or forward(p, windows, model))
+  kept = inference.run_network(params, cfg, inputs, keep_known=trimap, tile_pixels=100)
+  assert len(calls) == 1  # One group of (at most 8) tiles, not three.
+  free = inference.run_network(params, cfg, inputs, tile_pixels=100)
+  unknown = trimap == 0.5
+  np.testing.assert_array_equal(kept[unknown], free[unknown])
+  np.testing.assert_array_equal(kept[~unknown], trimap[~unknown])
+
+
 def test_run_network_rejects_batched_inputs():
   cfg, _, params, inputs = inference_setup(20, 20)
   with pytest.raises(ValueError, match=r"\(H, W, C\)"):

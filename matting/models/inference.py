@@ -47,18 +47,23 @@ def _forward_tiles(params, windows, model):
   return jax.lax.map(lambda window: model.apply(params, window[None])[0, :, :, 0], windows)
 
 
-def _forward_tiled(params, padded, model, tiling):
+def _forward_tiled(params, padded, model, tiling, wanted=None):
   """Cuts haloed tiles on the host TILES_PER_CALL at a time, runs them, writes the alpha.
 
   Windows are cut group by group, so the host holds one group of windows (not a haloed copy
-  of the whole input: 290 MB at 12 MP) besides the input and the output.
+  of the whole input: 290 MB at 12 MP) besides the input and the output. With `wanted`
+  ((H, W) bool), tiles holding no wanted pixel are skipped and stay 0.
   """
   margin = model.margin
   tile_h, tile_w, rows, cols = tiling
   height, width = padded.shape[0] - 2 * margin, padded.shape[1] - 2 * margin
   padded = np.pad(padded, ((0, rows * tile_h - height), (0, cols * tile_w - width), (0, 0)))
-  alpha = np.empty((rows * tile_h, cols * tile_w), np.float32)
+  alpha = np.zeros((rows * tile_h, cols * tile_w), np.float32)
   origins = [(r * tile_h, c * tile_w) for r in range(rows) for c in range(cols)]
+  if wanted is not None:
+    wanted = np.pad(wanted, ((0, rows * tile_h - height), (0, cols * tile_w - width)))
+    per_tile = wanted.reshape(rows, tile_h, cols, tile_w).any(axis=(1, 3)).ravel()
+    origins = [origin for origin, keep in zip(origins, per_tile) if keep]
   group = np.zeros((TILES_PER_CALL, tile_h + 2 * margin, tile_w + 2 * margin, padded.shape[2]),
                    padded.dtype)
   for first in range(0, len(origins), TILES_PER_CALL):
@@ -77,7 +82,8 @@ def run_network(params, model_config, inputs, keep_known=None, tile_pixels=None)
   The input is zero-padded by `margin` pixels (6 = (27 - 15) / 2 for the paper's net) and
   run through the network in one pass, or in tiles of at most `tile_pixels` output pixels
   (each with its halo, so tiling does not change the result) to bound memory; None uses
-  `default_tile_pixels()`. One compilation per (input shape, model config, tiling).
+  `default_tile_pixels()`. One compilation per (input shape, model config, tiling). With
+  `keep_known`, tiles whose pixels are all known are not run.
 
   Args:
     params: the model variables, {'params': ...}, as from `DCNN.init` or `TrainState.params`.
@@ -93,16 +99,16 @@ def run_network(params, model_config, inputs, keep_known=None, tile_pixels=None)
   height, width = inputs.shape[:2]
   margin = model.margin
   padded = np.pad(inputs, ((margin, margin), (margin, margin), (0, 0)))
+  if keep_known is not None and np.shape(keep_known) != (height, width):
+    raise ValueError(f"keep_known trimap shape {np.shape(keep_known)} != inputs' "
+                     f"{(height, width)}")
+  fg, bg, unknown = trimap_masks(keep_known) if keep_known is not None else (None,) * 3
   tiling = _tiling(height, width, tile_pixels or default_tile_pixels())
   if tiling[2] * tiling[3] == 1:
     alpha = np.asarray(_forward_whole(params, padded, model))
-  else:
-    alpha = _forward_tiled(params, padded, model, tiling)
+  else:  # Tiles without unknown pixels would be overwritten below: they are not run.
+    alpha = _forward_tiled(params, padded, model, tiling, unknown)
   alpha = np.clip(alpha, 0.0, 1.0)
   if keep_known is not None:
-    if np.shape(keep_known) != (height, width):
-      raise ValueError(f"keep_known trimap shape {np.shape(keep_known)} != inputs' "
-                       f"{(height, width)}")
-    fg, bg, _ = trimap_masks(keep_known)
     alpha = np.where(fg, 1.0, np.where(bg, 0.0, alpha)).astype(np.float32)
   return alpha
