@@ -190,3 +190,27 @@ def test_cli_help(capsys, sub, flag):
   with pytest.raises(SystemExit) as exit_info:
     cli.main([sub, "--help"])
   assert exit_info.value.code == 0 and flag in capsys.readouterr().out
+
+
+def test_init_from_weights_or_run_and_its_errors(tiny_run, exported, tmp_path):
+  """train.init_from: a fine-tuned run starts from the file's (or run's best) parameters."""
+  from matting.training import config_checks
+  cfg = train_config("smoke")
+  cfg.model.update(num_remap_layers=1, remap_widths=(8,), first_width=8)
+  fresh = steps.create_train_state(
+      jax.random.key(7), make_model(cfg.model), stacks.num_channels(cfg.inputs.combination),
+      optim.make_optimizer(cfg.train), cfg.train.loss).params
+  expected, _ = weights.load_params(exported)
+  assert_same_tree(checkpoints.initial_params(exported, fresh), expected)
+  assert_same_tree(checkpoints.initial_params(tiny_run, fresh), expected)  # Best = step 1.
+  other = train_config("smoke")  # The standard 4-layer network: other shapes.
+  standard = steps.create_train_state(
+      jax.random.key(0), make_model(other.model), stacks.num_channels(other.inputs.combination),
+      optim.make_optimizer(other.train), other.train.loss).params
+  with pytest.raises(MattingInputError, match="do not fit") as error:
+    checkpoints.initial_params(exported, standard)
+  assert error.value.field == "train.init_from"
+  cfg.train.init_from = str(tmp_path / "missing.npz")
+  with pytest.raises(MattingInputError, match="missing.npz") as error:
+    config_checks.check_config(cfg)
+  assert error.value.field == "train.init_from"

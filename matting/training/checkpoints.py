@@ -315,6 +315,26 @@ def restore_params(run_dir, which="best"):
   return params, cfg, found
 
 
+def initial_params(path, params):
+  """The parameters at `path` (a weights file or a work directory's best checkpoint), as the
+  starting point of a run whose freshly initialised parameters are `params`; they must have
+  the same names and shapes. Errors name the field train.init_from."""
+  try:
+    if os.path.isdir(path):
+      loaded = restore_params(path, "best")[0]
+    else:
+      loaded = weights.load_params(path)[0]
+  except MattingInputError as e:
+    raise MattingInputError(str(e), field="train.init_from") from e
+  want, got = weights.flatten_params(params), weights.flatten_params(loaded)
+  wrong = sorted(k for k in set(want) | set(got)
+                 if k not in want or k not in got or want[k].shape != got[k].shape)
+  if wrong:
+    raise MattingInputError(f"{path}: its parameters do not fit this run's network (first "
+                            f"mismatch: {wrong[0]})", field="train.init_from")
+  return jax.tree.map(lambda fresh, new: np.asarray(new, fresh.dtype), params, loaded)
+
+
 def export_weights(run_dir, out_path, which="best", command=""):
   """Writes checkpoint `which` of a training run as one weights file (models/weights.py).
 

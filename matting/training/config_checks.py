@@ -9,6 +9,7 @@ Sections absent from a config (a classic experiment has no `train`) are skipped.
 
 import math
 import numbers
+import os
 
 from matting.errors import MattingInputError
 
@@ -80,6 +81,10 @@ def check_config(cfg):
   _integer(cfg, "train.seed", 0)
   _real(cfg, "train.lr", low=0, low_open=True)
   _real(cfg, "train.momentum", low=0, high=1, high_open=True)
+  init_from = _get(cfg, "train.init_from")
+  if init_from not in (_MISSING, "") and not os.path.exists(init_from):
+    raise MattingInputError(f"{init_from}: no such weights file or work directory",
+                            field="train.init_from")
   steps, warmup = _get(cfg, "train.steps"), _get(cfg, "train.warmup_steps")
   if (_get(cfg, "train.schedule") == "warmup_cosine" and warmup is not _MISSING
       and steps is not _MISSING and warmup >= steps):  # optax needs steps to decay over.

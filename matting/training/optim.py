@@ -32,6 +32,9 @@ def default_train_config():
       "steps": 1_000_000,
       "batch_size": 128,
       "seed": 0,
+      # Fine-tuning: start from these parameters (a weights file or a training work
+      # directory's best checkpoint) instead of the random initialisation; '' = random.
+      "init_from": "",
   })
 
 
