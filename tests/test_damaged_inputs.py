@@ -301,6 +301,21 @@ def test_training_resumes_from_the_newest_intact_checkpoint(run_copy, caplog):
   assert checkpoints.restore_params(run_copy, "latest")[2] == LATEST_STEP
 
 
+def test_only_process_0_moves_damaged_checkpoints(run_copy, monkeypatch):
+  damage_step(run_copy, LATEST_STEP, "emptied")
+  cfg, state = _fresh_state(run_copy)
+  import jax
+  synced = []
+  monkeypatch.setattr(jax, "process_index", lambda: 1)
+  monkeypatch.setattr(jax, "process_count", lambda: 2)
+  from jax.experimental import multihost_utils
+  monkeypatch.setattr(multihost_utils, "sync_global_devices", synced.append)
+  _, state = checkpoints.resume(run_copy, cfg.checkpoint, state)
+  assert int(state.step) == BEST_STEP  # It waited for process 0 and
+  assert "matting: damaged checkpoints moved aside" in synced
+  assert not os.path.exists(os.path.join(run_copy, checkpoints.DAMAGED_DIR))  # moved nothing
+
+
 def test_training_without_intact_checkpoint_is_one_error(run_copy):
   damage_step(run_copy, BEST_STEP, "data_deleted")
   damage_step(run_copy, LATEST_STEP, "metadata_deleted")

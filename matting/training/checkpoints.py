@@ -187,7 +187,8 @@ def resume(workdir, ckpt_cfg, state):
   """(manager, state) for training in `workdir`, `state` restored from the newest intact
   checkpoint (returned unchanged when there is none yet).
 
-  A damaged newer checkpoint is logged in one line and moved to workdir/damaged_checkpoints/:
+  A damaged newer checkpoint is logged in one line and moved (by process 0 of a multi-process
+  run, the others waiting) to workdir/damaged_checkpoints/:
   left in checkpoints/, orbax would count it as the latest step and refuse to save that step
   again when training reaches it. Moving (not deleting) keeps it for inspection. No intact
   checkpoint at all raises MattingInputError.
@@ -204,7 +205,7 @@ def resume(workdir, ckpt_cfg, state):
   if found is None:
     raise MattingInputError(f"{directory}: no intact checkpoint to resume from "
                             f"({_damage_list(damaged)}); move it aside to start over")
-  if damaged:
+  if damaged and jax.process_index() == 0:  # One process moves; the others wait below.
     aside = os.path.join(workdir, DAMAGED_DIR)
     os.makedirs(aside, exist_ok=True)
     for step, reason in damaged:
@@ -215,6 +216,9 @@ def resume(workdir, ckpt_cfg, state):
       os.replace(os.path.join(directory, str(step)), target)
       logging.warning("checkpoint at step %d is damaged (%s); moved it to %s and resuming "
                       "from step %d", step, reason, target, found)
+  if damaged and jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    multihost_utils.sync_global_devices("matting: damaged checkpoints moved aside")
   return make_manager(directory, ckpt_cfg), state.replace(**items)
 
 
