@@ -75,14 +75,17 @@ def _predict(args, image, trimap, model=None, trimap_name=None):
   from matting.data import trimap_tools
   trimap_name = trimap_name or args.trimap
   keep_known = not args.raw
+  knn_max_pixels = _knn_max_pixels(args)
   if model is None:  # One image: the model loads while its classic mattes solve.
     path = predict.model_path(args.checkpoint, args.step)
 
     def network(image, trimap):
-      return predict.load_and_predict(path, args.step, image, trimap, keep_known)
+      return predict.load_and_predict(path, args.step, image, trimap, keep_known,
+                                      knn_max_pixels)
   else:
     def network(image, trimap):
-      return predict.predict_image(*model, image, trimap, keep_known=keep_known)
+      return predict.predict_image(*model, image, trimap, keep_known=keep_known,
+                                   knn_max_pixels=knn_max_pixels)
   if args.scribbles is None and model is None and trimap_tools.looks_like_scribbles(trimap):
     print(f"matting: note: {trimap_name}: {100 * trimap_tools.known_fraction(trimap):.1f} % "
           "known, read as scribbles (--no-scribbles: use it as a trimap)", file=sys.stderr)
@@ -201,7 +204,28 @@ def _add_model_arguments(p):
                       "fewer than 25 %% of its pixels are FG or BG")
   p.add_argument("--overwrite", action="store_true",
                  help="folder mode: redo outputs that exist (default: skip them)")
+  p.add_argument("--knn-max-pixels", type=_pixels, default=None, metavar="N",
+                 help="solve the network's KNN input at a working resolution of at most N "
+                      "pixels on larger images (default 1000000; 0: full resolution)")
   _add_memory_argument(p)
+
+
+def _pixels(value):
+  try:
+    pixels = int(value)
+  except ValueError:
+    pixels = -1
+  if pixels < 0:
+    raise argparse.ArgumentTypeError(f"expected a number of pixels >= 0, got {value!r}")
+  return pixels
+
+
+def _knn_max_pixels(args):
+  """--knn-max-pixels as predict's knn_max_pixels: its default, or None for 0 (full)."""
+  from matting import predict
+  if args.knn_max_pixels is None:
+    return predict.KNN_MAX_PIXELS
+  return args.knn_max_pixels or None
 
 
 def _add_memory_argument(p):

@@ -45,19 +45,33 @@ def load_model(path=None, which=None):
   return weights.load_params(path)
 
 
-def predict_image(params, cfg, image, trimap, keep_known=True, mattes=None):
-  """Alpha (H, W) for one image: computes the classic mattes the model's inputs need (unless
-  given as `mattes`, {method: alpha})."""
+# Images above this many pixels get their KNN input solved at a working resolution of at
+# most this many (knn_alpha's max_pixels): on the 1.9 and 4.3 MP far validation sets the
+# DCNN's SAD moved by < 1 % while KNN took a fraction of the time (BUILD_NOTES.md, issue 11).
+KNN_MAX_PIXELS = 1_000_000
+
+
+def network_mattes(cfg, image, trimap, knn_max_pixels=KNN_MAX_PIXELS):
+  """{method: alpha}: the classic mattes the model's inputs need, solved concurrently; KNN
+  at a working resolution of at most `knn_max_pixels` (None: full resolution)."""
+  return classic.classic_alphas(stacks.classic_methods(cfg.inputs.combination), image, trimap,
+                                {"knn": {"max_pixels": knn_max_pixels}})
+
+
+def predict_image(params, cfg, image, trimap, keep_known=True, mattes=None,
+                  knn_max_pixels=KNN_MAX_PIXELS):
+  """Alpha (H, W) for one image: computes the classic mattes the model's inputs need
+  (`network_mattes`) unless given as `mattes`, {method: alpha}."""
   from matting.models import inference
-  combination = cfg.inputs.combination
   if mattes is None:
-    mattes = classic.classic_alphas(stacks.classic_methods(combination), image, trimap)
-  stack = stacks.input_stack(image, trimap, mattes, combination)
+    mattes = network_mattes(cfg, image, trimap, knn_max_pixels)
+  stack = stacks.input_stack(image, trimap, mattes, cfg.inputs.combination)
   return inference.run_network(params, cfg.model, stack,
                                  keep_known=trimap if keep_known else None)
 
 
-def load_and_predict(path, which, image, trimap, keep_known=True):
+def load_and_predict(path, which, image, trimap, keep_known=True,
+                     knn_max_pixels=KNN_MAX_PIXELS):
   """`load_model` then `predict_image`, with the loading overlapped with the classic mattes.
 
   A weights file's config is read first (without JAX), the mattes its inputs need are solved
@@ -67,12 +81,12 @@ def load_and_predict(path, which, image, trimap, keep_known=True):
   """
   path = model_path(path, which)
   if os.path.isdir(path):
-    return predict_image(*load_model(path, which), image, trimap, keep_known)
+    return predict_image(*load_model(path, which), image, trimap, keep_known,
+                         knn_max_pixels=knn_max_pixels)
   params, cfg = weights.read_params(path)
   with concurrent.futures.ThreadPoolExecutor(1) as pool:
     check = pool.submit(weights.check_params, path, params, cfg)
-    mattes = classic.classic_alphas(stacks.classic_methods(cfg.inputs.combination), image,
-                                    trimap)
+    mattes = network_mattes(cfg, image, trimap, knn_max_pixels)
     check.result()
   return predict_image(params, cfg, image, trimap, keep_known, mattes)
 

@@ -155,6 +155,25 @@ def test_cli_predict_uses_shipped_weights(monkeypatch, exported, tiny_run, examp
   np.testing.assert_array_equal(np.load(out), expected)
 
 
+def test_cli_knn_max_pixels(monkeypatch, exported, example_files, tmp_path, capsys):
+  """--knn-max-pixels N solves the KNN input at <= N pixels; 0 is full resolution."""
+  monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", exported)
+  image, trimap = io.read_image_and_trimap(example_files["image"], example_files["trimap"])
+  model = predict.load_model(exported)
+  for value, cap in (("0", None), ("200", 200)):
+    out = tmp_path / f"a{value}.npy"
+    assert cli.main(["predict", str(example_files["image"]), str(example_files["trimap"]),
+                     "-o", str(out), "--knn-max-pixels", value]) == 0
+    expected = predict.predict_image(*model, image, trimap, knn_max_pixels=cap)
+    np.testing.assert_array_equal(np.load(out), expected)
+  assert not np.array_equal(np.load(tmp_path / "a0.npy"), np.load(tmp_path / "a200.npy"))
+  with pytest.raises(SystemExit) as error:
+    cli.main(["predict", str(example_files["image"]), str(example_files["trimap"]),
+              "-o", str(tmp_path / "b.npy"), "--knn-max-pixels", "-3"])
+  assert error.value.code == 2 and "--knn-max-pixels" in capsys.readouterr().err
+  assert not (tmp_path / "b.npy").exists()
+
+
 def test_cli_predict_without_weights_exits_2(monkeypatch, example_files, tmp_path, capsys):
   monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", str(tmp_path / "absent.npz"))
   out = tmp_path / "a.png"

@@ -34,8 +34,9 @@ def classic_alpha(method, image, trimap, **params):
   return classic_solver(method)(image, trimap, **params)
 
 
-def classic_alphas(methods, image, trimap):
-  """{method: alpha} for several methods, solved concurrently in threads.
+def classic_alphas(methods, image, trimap, params=None):
+  """{method: alpha} for several methods, solved concurrently in threads; `params`:
+  {method: keyword arguments} for some of them.
 
   The solvers spend most of their time in LAPACK, the KD-tree and sparse kernels, which release
   the GIL: on 2 cores `matting predict` on an 800x604 image went from 3.85 s to 3.3-3.7 s
@@ -45,26 +46,26 @@ def classic_alphas(methods, image, trimap):
   methods = list(methods)
   for method in methods:
     classic_solver(method)  # Imports (and name errors) in this thread, before the pool.
+  params = {m: dict((params or {}).get(m, {})) for m in methods}
   if len(methods) < 2:
-    return {m: classic_alpha(m, image, trimap) for m in methods}
-  params = {m: {} for m in methods}
+    return {m: classic_alpha(m, image, trimap, **params[m]) for m in methods}
   if "cf" in methods and "knn" in methods:  # CF tiles within what KNN leaves of the budget.
-    cf_budget = _budget_beside_knn(trimap)
+    cf_budget = _budget_beside_knn(trimap, params["knn"].get("max_pixels"))
     if cf_budget is None:  # Too little for both at once: one after the other, each in full.
-      return {m: classic_alpha(m, image, trimap) for m in methods}
-    params["cf"]["max_memory"] = cf_budget
+      return {m: classic_alpha(m, image, trimap, **params[m]) for m in methods}
+    params["cf"].setdefault("max_memory", cf_budget)
   with ThreadPoolExecutor(len(methods)) as pool:
     futures = {m: pool.submit(classic_alpha, m, image, trimap, **params[m]) for m in methods}
     return {m: f.result() for m, f in futures.items()}
 
 
-def _budget_beside_knn(trimap):
+def _budget_beside_knn(trimap, knn_max_pixels=None):
   """The memory budget minus KNN's estimate, for a CF solve running beside it; None when
   that leaves CF less than its smallest tiled solve (then they run one after the other)."""
   from matting import memory
   from matting.classic import closed_form, knn
   budget = memory.resolve_max_memory(None)
-  need = knn.knn_bytes(trimap)
+  need = knn.knn_bytes(trimap, max_pixels=knn_max_pixels)
   smallest = (closed_form.PIXEL_BYTES * trimap.size
               + 2 * closed_form.solve_bytes(closed_form.MIN_TILE_VARIABLES))
   return budget - need if budget - need >= smallest else None

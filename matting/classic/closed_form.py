@@ -14,7 +14,7 @@ solves overlapping tiles instead (`_tiled_alpha`), so time and memory grow linea
 import numpy as np
 import scipy.sparse as sp
 
-from matting.classic import sparse_solve
+from matting.classic import resolution, sparse_solve
 from matting.data.trimap import check_image_and_trimap, trimap_masks
 from matting.errors import MattingInputError
 
@@ -218,24 +218,6 @@ def _tile_cores(mask, max_count):
   return sorted(cores)
 
 
-def _half_resolution(image, trimap):
-  """2x2-averaged image and a trimap that is FG (BG) only where all four pixels are."""
-  h2, w2 = trimap.shape[0] // 2, trimap.shape[1] // 2
-  small_image = image[:2 * h2, :2 * w2].reshape(h2, 2, w2, 2, 3).mean(axis=(1, 3))
-  blocks = trimap[:2 * h2, :2 * w2].reshape(h2, 2, w2, 2)
-  small_trimap = np.full((h2, w2), 0.5)
-  small_trimap[(blocks == 1.0).all(axis=(1, 3))] = 1.0
-  small_trimap[(blocks == 0.0).all(axis=(1, 3))] = 0.0
-  return small_image, small_trimap
-
-
-def _upsampled_at(small, ys, xs):
-  """Bilinear values of a half-resolution map at full-resolution pixels (ys, xs)."""
-  from scipy.ndimage import map_coordinates
-  coords = np.stack([(ys + 0.5) / 2 - 0.5, (xs + 0.5) / 2 - 0.5])
-  return map_coordinates(small, coords, order=1, mode="nearest")
-
-
 class _Tile:
   """One tile's system with its ring pinned: A x = b0 - C g for ring values g, A factorised.
 
@@ -306,7 +288,7 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
   tile keep their trimap value.
   """
   radius = params["radius"]
-  small_image, small_trimap = _half_resolution(image, trimap)
+  small_image, small_trimap = resolution.downsample(image, trimap, 2)
   fg_s, bg_s, _ = trimap_masks(small_trimap)
   if not (fg_s.any() and bg_s.any()) or min(small_trimap.shape) < 2 * radius + 1:
     small = np.where(trimap_masks(trimap)[0], 1.0, 0.0)[::2, ::2]  # No coarse problem left.
@@ -319,7 +301,7 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
   tiles = []
   for core in _tile_cores(variables, tile_variables):
     tile = _Tile(image, trimap, core, overlap, params)
-    tile.write_core(alpha, tile.solve(_upsampled_at(small, *tile.ring_pixels()), params))
+    tile.write_core(alpha, tile.solve(resolution.upsampled_at(small, *tile.ring_pixels(), 2), params))
     if sweeps:
       tiles.append(tile)
     del tile  # Without sweeps only one tile's factor is alive at a time.

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from matting.classic import sparse_solve
+from matting.classic import resolution, sparse_solve
 from matting.data.trimap import check_image, check_image_and_trimap, trimap_masks
 from matting.errors import MattingInputError
 
@@ -210,11 +210,15 @@ def search_region(unknown, margin):
   return (ndimage.distance_transform_edt(~unknown) <= margin).ravel()
 
 
-def knn_bytes(trimap, search_margin=10):
+def knn_bytes(trimap, search_margin=10, max_pixels=None):
   """Estimated peak memory of `knn_alpha` on this trimap: per pixel (features, KD-tree) and
   per searched pixel (neighbour lists, the Laplacian, CG vectors); fitted to peak RSS of
-  benchmarks/scale.py runs."""
-  _, _, unknown = trimap_masks(np.asarray(trimap))
+  benchmarks/scale.py runs. With max_pixels, that of the working-resolution solve."""
+  trimap = np.asarray(trimap)
+  if max_pixels is not None and trimap.size > max_pixels:
+    factor = resolution.factor_for(trimap.size, max_pixels)
+    trimap = trimap[::factor, ::factor]
+  _, _, unknown = trimap_masks(trimap)
   searched = int(search_region(unknown, search_margin).sum())
   return 150 * unknown.size + 600 * searched
 
@@ -232,7 +236,7 @@ def _check_memory(trimap, search_margin):
 
 
 def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_space="hsv",
-              constraint="soft", preconditioner=None, search_margin=10):
+              constraint="soft", preconditioner=None, search_margin=10, max_pixels=None):
   """KNN matte: float32 (H, W) in [0, 1] solving (L + lam*D_m) alpha = lam*m (Eq. 8).
 
   m is 1 on the trimap foreground, 0 elsewhere; D_m = diag(known). 'hard' instead fixes the
@@ -257,11 +261,28 @@ def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_sp
     constraint: 'soft' or 'hard'.
     preconditioner: name passed to solve_alpha; None keeps its default.
     search_margin: pixels, or None; see above.
+    max_pixels: None (the paper), or solve images larger than this at a working resolution
+      of at most max_pixels (block-averaged image, unknown band grown to whole blocks; the
+      margin counts working pixels) and read alpha back bilinearly into the unknown region
+      (classic/resolution.py); full resolution when the blocks leave no FG or no BG.
   """
   image, trimap = check_image_and_trimap(image, trimap)
   if search_margin is not None and search_margin < 0:
     raise MattingInputError(f"search_margin: must be >= 0 or None, got {search_margin}")
+  if max_pixels is not None and max_pixels < 1:
+    raise MattingInputError(f"max_pixels: must be >= 1 or None, got {max_pixels}")
   fg, bg, unknown = trimap_masks(trimap)
+  if max_pixels is not None and trimap.size > max_pixels:
+    factor = resolution.factor_for(trimap.size, max_pixels)
+    small_image, small_trimap = resolution.downsample(image, trimap, factor)
+    small_fg, small_bg, _ = trimap_masks(small_trimap)
+    if small_fg.any() and small_bg.any():
+      small = knn_alpha(small_image, small_trimap, n_neighbors, level, lam, color_space,
+                        constraint, preconditioner, search_margin)
+      alpha = fg.astype(np.float32)
+      ys, xs = np.nonzero(unknown)
+      alpha[ys, xs] = np.clip(resolution.upsampled_at(small, ys, xs, factor), 0.0, 1.0)
+      return alpha
   _check_memory(trimap, search_margin)
   # The system is built over the pixels in feature order (`_neighbour_weights`), the same
   # equations in another order: CG's products read memory almost in sequence.

@@ -1,0 +1,37 @@
+"""A matte solved at a lower working resolution: block-averaged inputs, bilinear readback.
+
+The tiled closed-form solve takes its tiles' ring values from a half-resolution matte
+(factor 2); KNN matting can solve a large image at a working resolution (`knn_alpha`'s
+max_pixels). Pixel centres are aligned: small pixel (i, j) covers full pixels
+[f*i, f*i + f) x [f*j, f*j + f); the last rows and columns that do not fill a block are
+dropped from the small problem and read back from its edge.
+"""
+
+import math
+
+import numpy as np
+from scipy.ndimage import map_coordinates
+
+
+def factor_for(num_pixels, max_pixels):
+  """The smallest integer factor that brings `num_pixels` to at most `max_pixels`."""
+  return max(1, math.ceil(math.sqrt(num_pixels / max_pixels)))
+
+
+def downsample(image, trimap, factor):
+  """(image, trimap) averaged over factor x factor blocks; the small trimap is FG (BG) only
+  where the whole block is, unknown elsewhere (so the unknown region only grows)."""
+  h, w = trimap.shape[0] // factor, trimap.shape[1] // factor
+  small_image = image[:h * factor, :w * factor].reshape(h, factor, w, factor, 3).mean(
+      axis=(1, 3))
+  blocks = trimap[:h * factor, :w * factor].reshape(h, factor, w, factor)
+  small_trimap = np.full((h, w), 0.5)
+  small_trimap[(blocks == 1.0).all(axis=(1, 3))] = 1.0
+  small_trimap[(blocks == 0.0).all(axis=(1, 3))] = 0.0
+  return small_image, small_trimap
+
+
+def upsampled_at(small, ys, xs, factor):
+  """Bilinear values of a map downsampled by `factor` at full-resolution pixels (ys, xs)."""
+  coords = np.stack([(ys + 0.5) / factor - 0.5, (xs + 0.5) / factor - 0.5])
+  return map_coordinates(small, coords, order=1, mode="nearest")
