@@ -12,6 +12,7 @@ on the unknown pixels, the DCNN's SAD relative to the full-resolution row, and K
 """
 
 import argparse
+import pathlib
 import sys
 import time
 
@@ -23,6 +24,7 @@ from matting.inputs import stacks
 from matting.models import inference, weights
 from matting.reports.tables import markdown_table
 
+REPO = pathlib.Path(__file__).resolve().parents[1]  # For experiments/ (run from the repo root).
 COLUMNS = ["set", "KNN resolution", "images", "DCNN SAD", "DCNN MSE", "vs full",
            "KNN SAD", "KNN s"]
 
@@ -34,6 +36,7 @@ def main(argv=None):
   parser.add_argument("--cache-dir", default="runs/cache")
   parser.add_argument("--weights", default=None, help="default: the shipped weights")
   args = parser.parse_args(argv)
+  sys.path.insert(0, str(REPO))
   from experiments import evaluate_far
   from matting.data import splits
   from matting.inputs.far_sets import far_validation_sets

@@ -41,7 +41,7 @@ def test_knn_max_pixels_solves_a_smaller_problem_close_to_the_full_one(monkeypat
   full = knn.knn_alpha(image, trimap)
   assert np.array_equal(knn.knn_alpha(image, trimap, max_pixels=trimap.size), full)
   sizes = []
-  solve = knn.knn_laplacian.__globals__["_laplacian"]
+  solve = knn._laplacian
   monkeypatch.setattr(knn, "_laplacian", lambda features, *a, **k: sizes.append(
       len(features)) or solve(features, *a, **k))
   low = knn.knn_alpha(image, trimap, max_pixels=trimap.size // 4)
