@@ -99,7 +99,7 @@ def main():
   import pymatting
 
   from matting import predict  # JAX; the fresh-process runs above import their own.
-  params, cfg = predict.load_model(weights)
+  params, cfg = predict.load_model(weights_path)
   image, trimap = io.read_image_and_trimap(image_path, trimap_path)
   methods = stacks.classic_methods(cfg.inputs.combination)
   stage_s, mattes = {}, {}
@@ -120,7 +120,7 @@ def main():
            for name, s in stage_s.items()]
   rows.append({"stage": "anchor: pymatting estimate_alpha_cf", "seconds": anchor_s,
                "ratio_to_anchor": 1.0})
-  print(f"image: {what} ({image.shape[1]}x{image.shape[0]}), weights: {weights}, "
+  print(f"image: {what} ({image.shape[1]}x{image.shape[0]}), weights: {weights_path}, "
         f"median of {args.repeats}")
   print(markdown_table(rows, ["stage", "seconds", "ratio_to_anchor"]))
   print(f"peak RSS of the fresh process: {peak_mb:.0f} MB; targets: <= {TARGET_S:g} s, "

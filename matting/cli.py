@@ -76,16 +76,12 @@ def _predict(args, image, trimap, model=None, trimap_name=None):
   trimap_name = trimap_name or args.trimap
   keep_known = not args.raw
   knn_max_pixels = _knn_max_pixels(args)
-  if model is None:  # One image: the model loads while its classic mattes solve.
-    path = predict.model_path(args.checkpoint, args.step)
+  params, cfg = model or predict.load_model(args.checkpoint, args.step)
 
-    def network(image, trimap):
-      return predict.load_and_predict(path, args.step, image, trimap, keep_known,
-                                      knn_max_pixels)
-  else:
-    def network(image, trimap):
-      return predict.predict_image(*model, image, trimap, keep_known=keep_known,
-                                   knn_max_pixels=knn_max_pixels)
+  def network(image, trimap):
+    return predict.predict_image(params, cfg, image, trimap, keep_known=keep_known,
+                                 knn_max_pixels=knn_max_pixels)
+
   if args.scribbles is None and model is None and trimap_tools.looks_like_scribbles(trimap):
     print(f"matting: note: {trimap_name}: {100 * trimap_tools.known_fraction(trimap):.1f} % "
           "known, read as scribbles (--no-scribbles: use it as a trimap)", file=sys.stderr)

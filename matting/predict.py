@@ -6,7 +6,6 @@ computes the classic mattes the model's input combination needs, stacks the inpu
 the network on the whole image.
 """
 
-import concurrent.futures
 import functools
 import os
 
@@ -16,8 +15,9 @@ from matting.inputs import stacks
 from matting.models import weights
 
 
-def model_path(path, which=None):
-  """The model's path: `path`, or the shipped weights; checked to exist."""
+def load_model(path=None, which=None):
+  """(params, config) from a training work directory (checkpoint `which`, default 'best'), a
+  weights file, or (path None) the weights shipped with the package."""
   if path is None:
     path = weights.default_weights()
     if path is None:
@@ -25,23 +25,15 @@ def model_path(path, which=None):
                               "directory or a weights file from `matting export`",
                               field="checkpoint")
   path = os.fspath(path)
-  if not os.path.isdir(path):
-    if which is not None:
-      raise MattingInputError(f"applies to a training work directory, not to {path}",
-                              field="step")
-    if not os.path.exists(path):
-      raise MattingInputError(f"{path}: no such file or directory", field="checkpoint")
-  return path
-
-
-def load_model(path=None, which=None):
-  """(params, config) from a training work directory (checkpoint `which`, default 'best'), a
-  weights file, or (path None) the weights shipped with the package."""
-  path = model_path(path, which)
   if os.path.isdir(path):
-    from matting.training import checkpoints
+    from matting.training import checkpoints  # orbax: only work directories need it.
     params, cfg, _ = checkpoints.restore_params(path, "best" if which is None else which)
     return params, cfg
+  if which is not None:
+    raise MattingInputError(f"applies to a training work directory, not to {path}",
+                            field="step")
+  if not os.path.exists(path):
+    raise MattingInputError(f"{path}: no such file or directory", field="checkpoint")
   return weights.load_params(path)
 
 
@@ -51,44 +43,16 @@ def load_model(path=None, which=None):
 KNN_MAX_PIXELS = 1_000_000
 
 
-def network_mattes(cfg, image, trimap, knn_max_pixels=KNN_MAX_PIXELS):
-  """{method: alpha}: the classic mattes the model's inputs need, solved concurrently; KNN
-  at a working resolution of at most `knn_max_pixels` (None: full resolution)."""
-  return classic.classic_alphas(stacks.classic_methods(cfg.inputs.combination), image, trimap,
-                                {"knn": {"max_pixels": knn_max_pixels}})
-
-
-def predict_image(params, cfg, image, trimap, keep_known=True, mattes=None,
-                  knn_max_pixels=KNN_MAX_PIXELS):
-  """Alpha (H, W) for one image: computes the classic mattes the model's inputs need
-  (`network_mattes`) unless given as `mattes`, {method: alpha}."""
+def predict_image(params, cfg, image, trimap, keep_known=True, knn_max_pixels=KNN_MAX_PIXELS):
+  """Alpha (H, W) for one image: computes the classic mattes the model's inputs need, the KNN
+  one at a working resolution of at most `knn_max_pixels` (None: full resolution)."""
   from matting.models import inference
-  if mattes is None:
-    mattes = network_mattes(cfg, image, trimap, knn_max_pixels)
-  stack = stacks.input_stack(image, trimap, mattes, cfg.inputs.combination)
+  combination = cfg.inputs.combination
+  mattes = classic.classic_alphas(stacks.classic_methods(combination), image, trimap,
+                                  {"knn": {"max_pixels": knn_max_pixels}})
+  stack = stacks.input_stack(image, trimap, mattes, combination)
   return inference.run_network(params, cfg.model, stack,
                                  keep_known=trimap if keep_known else None)
-
-
-def load_and_predict(path, which, image, trimap, keep_known=True,
-                     knn_max_pixels=KNN_MAX_PIXELS):
-  """`load_model` then `predict_image`, with the loading overlapped with the classic mattes.
-
-  A weights file's config is read first (without JAX), the mattes its inputs need are solved
-  while a thread imports JAX and checks the parameters against the network, and the network
-  runs when both are done: in a fresh process JAX's import (~1 s on the 2-core machine) is
-  hidden behind the solve. Same result as the two calls; work directories load first.
-  """
-  path = model_path(path, which)
-  if os.path.isdir(path):
-    return predict_image(*load_model(path, which), image, trimap, keep_known,
-                         knn_max_pixels=knn_max_pixels)
-  params, cfg = weights.read_params(path)
-  with concurrent.futures.ThreadPoolExecutor(1) as pool:
-    check = pool.submit(weights.check_params, path, params, cfg)
-    mattes = network_mattes(cfg, image, trimap, knn_max_pixels)
-    check.result()
-  return predict_image(params, cfg, image, trimap, keep_known, mattes)
 
 
 @functools.lru_cache(maxsize=4)

@@ -83,21 +83,6 @@ def test_exported_weights_predict_like_the_checkpoint(tiny_run, exported):
   assert alpha.shape == trimap.shape and np.all(np.isfinite(alpha))
 
 
-def test_load_and_predict_equals_load_then_predict(exported, tmp_path):
-  image, trimap, _ = two_colour_example(30, 36)
-  expected = predict.predict_image(*predict.load_model(exported), image, trimap)
-  np.testing.assert_array_equal(predict.load_and_predict(exported, None, image, trimap),
-                                expected)
-  # A file whose config reads but whose parameters do not fit the network still fails.
-  arrays = dict(np.load(exported))
-  key = next(k for k in arrays if k.endswith("kernel") and arrays[k].shape[-1] > 1)
-  arrays[key] = arrays[key][..., :1]
-  bad = tmp_path / "bad.npz"
-  np.savez(bad, **arrays)
-  with pytest.raises(MattingInputError, match=f"bad.npz: {key} has shape"):
-    predict.load_and_predict(bad, None, image, trimap)
-
-
 @pytest.mark.parametrize("which, step", [("latest", LATEST_STEP), (BEST_STEP, BEST_STEP)])
 def test_export_chooses_the_step(tiny_run, exported, tmp_path, which, step):
   path = tmp_path / "w.npz"

@@ -149,27 +149,6 @@ def _check_params(path, arrays, expected):
       raise _not_weights(path, f"{key} contains NaN or Inf")
 
 
-def read_params(path):
-  """(params, config) from a weights file, checked as far as possible without JAX: its
-  config (readable JSON naming the model fields and input combination) and the parameters'
-  finiteness. `check_params` completes the check against the network."""
-  path = os.fspath(path)
-  arrays = _read(path)
-  cfg = _read_config(path, arrays)
-  arrays.pop(PROVENANCE_KEY, None)
-  for key, value in arrays.items():
-    if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
-      raise _not_weights(path, f"{key} contains NaN or Inf")
-  return unflatten_params(arrays), cfg
-
-
-def check_params(path, params, cfg):
-  """Raises unless `params` has exactly the parameters of the network `cfg` describes, of
-  their shapes and dtypes, all finite (builds the network's shapes with JAX)."""
-  _check_params(os.fspath(path), flatten_params(params, keep=True),
-                _expected_shapes(os.fspath(path), cfg))
-
-
 def load_params(path):
   """(params, config) from a weights file, ready for `matting.predict.predict_image`.
 
@@ -178,9 +157,12 @@ def load_params(path):
   parameter's name, shape, dtype and finiteness. Any problem raises one MattingInputError
   "not a matting weights file: PATH: what is wrong".
   """
-  params, cfg = read_params(path)
-  check_params(path, params, cfg)
-  return params, cfg
+  path = os.fspath(path)
+  arrays = _read(path)
+  cfg = _read_config(path, arrays)
+  arrays.pop(PROVENANCE_KEY, None)
+  _check_params(path, arrays, _expected_shapes(path, cfg))
+  return unflatten_params(arrays), cfg
 
 
 def read_provenance(path):
