@@ -12,6 +12,7 @@ on the unknown pixels, the DCNN's SAD relative to the full-resolution row, and K
 """
 
 import argparse
+import os
 import pathlib
 import sys
 import time
@@ -46,15 +47,16 @@ def main(argv=None):
   far = far_validation_sets(cfg.far, val_sets)
   params, model_cfg = weights.load_params(args.weights or weights.default_weights())
   caps = [None] + [int(v) for v in args.max_pixels.split(",") if v]
+  mattes_dir = os.path.join(args.cache_dir, "mattes")  # The experiments' matte cache.
   rows = []
   for name, examples in far.items():
     per_cap = {cap: [] for cap in caps}
     for example in examples:
-      cf = cache.cached_matte(args.cache_dir, "cf", example.image, example.trimap)
+      cf = cache.cached_matte(mattes_dir, "cf", example.image, example.trimap)
       for cap in caps:
         tic = time.perf_counter()
         if cap is None:
-          knn_matte = cache.cached_matte(args.cache_dir, "knn", example.image, example.trimap)
+          knn_matte = cache.cached_matte(mattes_dir, "knn", example.image, example.trimap)
         else:
           knn_matte = knn.knn_alpha(example.image, example.trimap, max_pixels=cap)
         seconds = time.perf_counter() - tic
