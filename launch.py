@@ -61,8 +61,10 @@ def flag_message(error):
 def main(argv):
   del argv
   from matting import console, runner
+  from matting.memory import avoid_huge_page_stalls
   from matting.training import config_checks
   console.quiet_library_logs(verbose=FLAGS.verbosity > 0)
+  avoid_huge_page_stalls()
   module = load_experiment(FLAGS.experiment)
   if FLAGS.cpu_thread_invariant:
     from matting.training.sharding import thread_invariant_cpu

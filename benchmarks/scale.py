@@ -18,8 +18,10 @@ anchors pymatting estimate_alpha_cf / estimate_alpha_knn in the same run. A chil
 above its time or memory cap (anchors: --anchor-cap-s / --anchor-cap-mb; ours: --cap-s /
 --cap-mb) and later, larger cases skip that stage; the table says so. `cf_untiled` (the
 whole-image exact solve, no memory budget) runs up to --untiled-cf-up-to MP, to give the SAD
-cost of tiling. cpu_s is the child's user + system CPU time of the stage (less sensitive than
-wall time to other work on the machine). Growth exponents: least-squares slope of log(time)
+cost of tiling. cpu_s is the child's user + system CPU time of the stage, with that of the
+closed-form tile worker processes (less sensitive than wall time to other work on the
+machine); peak RSS is the larger of the child's own VmHWM and the RSS of its process tree
+(child and tile workers) sampled every 50 ms. The network stage runs predict's NumPy engine. Growth exponents: least-squares slope of log(time)
 and log(peak RSS - the child's RSS before the stage) against log(unknown pixels), per case
 family. The defaults (0.5, 1, 3 MP and GT26 1x, 2x; anchors capped at 60 s) are sized for about
 10 minutes on an idle 2-core machine (an estimate from the stage times, not timed as a whole);
@@ -92,7 +94,7 @@ if stage == 'network':
   params, cfg = predict.load_model(options.get('weights'))
   stack = stacks.input_stack(image, trimap, mattes, cfg.inputs.combination)
   del image, mattes
-  out = run_network(params, cfg.model, stack, keep_known=trimap)
+  out = run_network(params, cfg.model, stack, keep_known=trimap, engine='numpy')
 elif stage == 'write':
   io.write_alpha(os.path.join(case, 'alpha.png'), alpha)
   out = None
@@ -105,8 +107,10 @@ seconds = time.perf_counter() - start
 if out is not None:
   np.save(os.path.join(case, 'alpha_' + stage + '.npy'), np.asarray(out, np.float32))
 usage = resource.getrusage(resource.RUSAGE_SELF)
+children = resource.getrusage(resource.RUSAGE_CHILDREN)  # The closed-form tile workers.
 print(json.dumps({'seconds': seconds, 'peak_mb': hwm_mb(), 'base_mb': base,
-                  'cpu_s': usage.ru_utime + usage.ru_stime - cpu0}))
+                  'cpu_s': usage.ru_utime + usage.ru_stime - cpu0 + children.ru_utime
+                  + children.ru_stime}))
 """
 
 _PREDICT = r"""
@@ -116,9 +120,11 @@ from matting.cli import main
 rc = main(sys.argv[1:])
 seconds = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)
+children = resource.getrusage(resource.RUSAGE_CHILDREN)  # The closed-form tile workers.
 hwm = int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024
 print(json.dumps({'seconds': seconds, 'peak_mb': hwm, 'base_mb': 0.0,
-                  'cpu_s': usage.ru_utime + usage.ru_stime, 'rc': rc}))
+                  'cpu_s': usage.ru_utime + usage.ru_stime + children.ru_utime
+                  + children.ru_stime, 'rc': rc}))
 """
 
 
@@ -129,12 +135,7 @@ def run_child(argv, cap_s, cap_mb):
                           env=env)
   start, peak = time.monotonic(), 0.0
   while proc.poll() is None:
-    try:
-      with open(f"/proc/{proc.pid}/status") as f:
-        status = f.read()
-      peak = max(peak, int(status.split("VmRSS:")[1].split()[0]) / 1024)
-    except (OSError, IndexError):
-      pass
+    peak = max(peak, tree_rss_mb(proc.pid))
     why = (f"> {cap_s:g} s cap" if time.monotonic() - start > cap_s else
            f"> {cap_mb:g} MB cap" if peak > cap_mb else None)
     if why:
@@ -145,7 +146,21 @@ def run_child(argv, cap_s, cap_mb):
   out, err = proc.communicate()
   if proc.returncode:
     return None, f"failed: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}"
-  return json.loads(out.strip().splitlines()[-1]), None
+  result = json.loads(out.strip().splitlines()[-1])
+  result["peak_mb"] = max(result["peak_mb"], peak)  # With the closed-form tile workers.
+  return result, None
+
+
+def tree_rss_mb(pid):
+  """RSS of a process and its descendants (the closed-form tile workers), 0 once gone."""
+  try:
+    with open(f"/proc/{pid}/status") as f:
+      rss = int(f.read().split("VmRSS:")[1].split()[0]) / 1024
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+      children = [int(c) for c in f.read().split()]
+  except (OSError, IndexError, ValueError):
+    return 0.0
+  return rss + sum(tree_rss_mb(child) for child in children)
 
 
 def upscale(image, trimap, alpha, factor):

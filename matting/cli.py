@@ -75,12 +75,12 @@ def _predict(args, image, trimap, model=None, trimap_name=None):
   from matting.data import trimap_tools
   trimap_name = trimap_name or args.trimap
   keep_known = not args.raw
-  knn_max_pixels = _knn_max_pixels(args)
+  caps = _working_resolutions(args)
   params, cfg = model or predict.load_model(args.checkpoint, args.step)
 
   def network(image, trimap):
     return predict.predict_image(params, cfg, image, trimap, keep_known=keep_known,
-                                 knn_max_pixels=knn_max_pixels)
+                                 engine=args.engine, **caps)
 
   if args.scribbles is None and model is None and trimap_tools.looks_like_scribbles(trimap):
     print(f"matting: note: {trimap_name}: {100 * trimap_tools.known_fraction(trimap):.1f} % "
@@ -203,6 +203,13 @@ def _add_model_arguments(p):
   p.add_argument("--knn-max-pixels", type=_pixels, default=None, metavar="N",
                  help="solve the network's KNN input at a working resolution of at most N "
                       "pixels on larger images (default 1000000; 0: full resolution)")
+  p.add_argument("--engine", choices=("numpy", "jax"), default="numpy",
+                 help="the network's forward pass: numpy (CPU; no JAX start-up, the "
+                      "default) or jax (any JAX backend, e.g. a GPU)")
+  p.add_argument("--cf-max-pixels", type=_pixels, default=None, metavar="N",
+                 help="solve the network's closed-form input at a working resolution of at "
+                      "most N pixels on larger images, faster but less exact (default 0: full "
+                      "resolution)")
   _add_memory_argument(p)
 
 
@@ -216,12 +223,15 @@ def _pixels(value):
   return pixels
 
 
-def _knn_max_pixels(args):
-  """--knn-max-pixels as predict's knn_max_pixels: its default, or None for 0 (full)."""
+def _working_resolutions(args):
+  """--knn-max-pixels / --cf-max-pixels as predict_image's keyword arguments: the defaults,
+  or None for 0 (full resolution)."""
   from matting import predict
-  if args.knn_max_pixels is None:
-    return predict.KNN_MAX_PIXELS
-  return args.knn_max_pixels or None
+  caps = {}
+  for method, default in (("knn", predict.KNN_MAX_PIXELS), ("cf", predict.CF_MAX_PIXELS)):
+    value = getattr(args, f"{method}_max_pixels")
+    caps[f"{method}_max_pixels"] = default if value is None else value or None
+  return caps
 
 
 def _add_memory_argument(p):
@@ -333,7 +343,8 @@ def main(argv=None):
   warnings.showwarning = _warn_to_stderr
   from matting import console
   console.quiet_library_logs()
-  from matting.memory import max_memory_scope
+  from matting.memory import avoid_huge_page_stalls, max_memory_scope
+  avoid_huge_page_stalls()
   try:
     with max_memory_scope(getattr(args, "max_memory", None)):
       return args.func(args)

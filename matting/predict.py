@@ -37,22 +37,29 @@ def load_model(path=None, which=None):
   return weights.load_params(path)
 
 
-# Images above this many pixels get their KNN input solved at a working resolution of at
-# most this many (knn_alpha's max_pixels): on the 1.9 and 4.3 MP far validation sets the
-# DCNN's SAD moved by < 1 % while KNN took a fraction of the time (BUILD_NOTES.md, issue 11).
+# Images above KNN_MAX_PIXELS get their KNN input solved at a working resolution of at most
+# that many pixels (knn_alpha's max_pixels): on the 1.9 and 4.3 MP far validation sets the
+# DCNN's SAD moved by < 1 % while KNN took a fraction of the time. The closed-form input
+# stays at full resolution by default (CF_MAX_PIXELS None): at 1 MP it cost the DCNN 13 % SAD
+# on the second synthetic generator's 1.9 MP images (BUILD_NOTES.md, issue 11).
 KNN_MAX_PIXELS = 1_000_000
+CF_MAX_PIXELS = None
 
 
-def predict_image(params, cfg, image, trimap, keep_known=True, knn_max_pixels=KNN_MAX_PIXELS):
+def predict_image(params, cfg, image, trimap, keep_known=True, knn_max_pixels=KNN_MAX_PIXELS,
+                  cf_max_pixels=CF_MAX_PIXELS, engine="numpy"):
   """Alpha (H, W) for one image: computes the classic mattes the model's inputs need, the KNN
-  one at a working resolution of at most `knn_max_pixels` (None: full resolution)."""
+  and closed-form ones at working resolutions of at most `knn_max_pixels` / `cf_max_pixels`
+  (None: full resolution), and runs the network with `engine` ('numpy': CPU, no JAX start-up;
+  'jax': any JAX backend; `inference.run_network`)."""
   from matting.models import inference
   combination = cfg.inputs.combination
   mattes = classic.classic_alphas(stacks.classic_methods(combination), image, trimap,
-                                  {"knn": {"max_pixels": knn_max_pixels}})
+                                  {"knn": {"max_pixels": knn_max_pixels},
+                                   "cf": {"max_pixels": cf_max_pixels}})
   stack = stacks.input_stack(image, trimap, mattes, combination)
   return inference.run_network(params, cfg.model, stack,
-                                 keep_known=trimap if keep_known else None)
+                               keep_known=trimap if keep_known else None, engine=engine)
 
 
 @functools.lru_cache(maxsize=4)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from matting.errors import MattingInputError
-from matting.models import convolutions, dcnn, inference
+from matting.models import architecture, convolutions, dcnn, inference, jax_forward, weights
 from matting.models.convolutions import conv2d
 from matting.models.dcnn import DCNN
 
@@ -200,11 +200,11 @@ def test_tiled_prediction_equals_untiled(tile_pixels):
 
 def test_tiling_covers_image_within_budget():
   for height, width, budget in [(800, 640, 128 * 128), (37, 29, 64), (5, 300, 100)]:
-    tile_h, tile_w, rows, cols = inference._tiling(height, width, budget)
+    tile_h, tile_w, rows, cols = jax_forward.tiling(height, width, budget)
     assert tile_h * tile_w <= budget and (rows * cols == 1 or tile_h == tile_w)
     assert rows * tile_h >= height and (rows - 1) * tile_h < height
     assert cols * tile_w >= width and (cols - 1) * tile_w < width
-  assert inference._tiling(20, 30, 600) == (20, 30, 1, 1)
+  assert jax_forward.tiling(20, 30, 600) == (20, 30, 1, 1)
 
 
 def test_keep_known_uses_trimap_values():
@@ -227,8 +227,8 @@ def test_tiles_without_unknown_pixels_are_skipped(monkeypatch):
   trimap[:, 25:] = 1.0
   trimap[3:9, 20:31] = 0.5  # Unknown pixels in 2 of the 4 x 5 tiles of 10 x 10.
   calls = []
-  forward = inference._forward_tiles
-  monkeypatch.setattr(inference, "_forward_tiles",
+  forward = jax_forward._forward_tiles
+  monkeypatch.setattr(jax_forward, "_forward_tiles",
                       lambda p, windows, model: calls.append(1) or forward(p, windows, model))
   kept = inference.run_network(params, cfg, inputs, keep_known=trimap, tile_pixels=100)
   assert len(calls) == 1  # One group of (at most 8) tiles, not three.
@@ -236,6 +236,51 @@ def test_tiles_without_unknown_pixels_are_skipped(monkeypatch):
   unknown = trimap == 0.5
   np.testing.assert_array_equal(kept[unknown], free[unknown])
   np.testing.assert_array_equal(kept[~unknown], trimap[~unknown])
+
+
+@pytest.mark.parametrize("shape,kept", [((37, 29), False), ((70, 150), True)])
+def test_numpy_engine_equals_the_jax_network(shape, kept):
+  """The NumPy forward pass (several bands; only unknown pixels with keep_known) gives the
+  JAX network's alpha within float32 rounding."""
+  cfg, _, params, inputs = inference_setup(*shape, seed=4)
+  trimap = None
+  if kept:
+    trimap = np.zeros(shape, np.float32)
+    trimap[:, 75:] = 1.0
+    trimap[10:60, 60:90] = 0.5
+    trimap[66:, :] = 0.5  # The last rows: a band shorter than numpy_forward.BAND_ROWS.
+  numpy_alpha = inference.run_network(params, cfg, inputs, keep_known=trimap, engine="numpy")
+  jax_alpha = inference.run_network(params, cfg, inputs, keep_known=trimap, tile_pixels=100)
+  assert 0.3 < np.mean((jax_alpha > 0) & (jax_alpha < 1)) or kept
+  assert_close(numpy_alpha, jax_alpha)
+  with pytest.raises(ValueError, match="engine"):
+    inference.run_network(params, cfg, inputs, engine="torch")
+
+
+def test_numpy_engine_runs_other_architectures():
+  cfg = dict(dcnn.default_model_config(), num_remap_layers=1, remap_widths=(8,),
+             first_width=6, first_kernel=5, last_kernel=3)
+  model = DCNN(**cfg)
+  inputs = np.random.default_rng(5).random((21, 18, 4)).astype(np.float32)
+  params = model.init(jax.random.key(1), jnp.zeros((1, 7, 7, 4)))
+  assert_close(inference.run_network(params, cfg, inputs, engine="numpy"),
+               inference.run_network(params, cfg, inputs))
+
+
+@pytest.mark.parametrize("fields", [{}, dict(num_remap_layers=2, remap_widths=(16, 8),
+                                             first_width=12, first_kernel=7, last_kernel=3)])
+def test_param_shapes_are_the_flax_models(fields):
+  """architecture.param_shapes (the JAX-free weights check) equals the traced Flax tree."""
+  cfg = dict(dcnn.default_model_config(), **fields)
+  model = DCNN(**cfg)
+  size = model.first_kernel + model.last_kernel - 1
+  tree = jax.eval_shape(model.init, jax.random.key(0),
+                        jax.ShapeDtypeStruct((1, size, size, 5), jnp.float32))
+  traced = {k: tuple(v.shape) for k, v in weights.flatten_params(tree, keep=True).items()}
+  assert traced == architecture.param_shapes(cfg, 5)
+  assert all(v.dtype == jnp.float32 for v in weights.flatten_params(tree, keep=True).values())
+  with pytest.raises(TypeError):
+    architecture.param_shapes(dict(cfg, depth=3), 5)
 
 
 def test_run_network_rejects_batched_inputs():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from matting.classic import knn, resolution
+from matting.classic import closed_form, knn, resolution
 from matting.errors import MattingInputError
 from tests.test_knn import hard_segmentation_example
 
@@ -61,3 +61,32 @@ def test_knn_bytes_at_working_resolution():
   trimap = np.zeros((400, 500), np.float32)
   trimap[100:300, 100:400] = 0.5
   assert knn.knn_bytes(trimap, max_pixels=50_000) < knn.knn_bytes(trimap) / 3
+
+
+def test_cf_max_pixels_solves_a_smaller_problem_close_to_the_full_one(monkeypatch):
+  image, trimap, gt = hard_segmentation_example(height=120, width=150, band=8, seed=4)
+  full = closed_form.closed_form_alpha(image, trimap)
+  assert np.array_equal(closed_form.closed_form_alpha(image, trimap, max_pixels=trimap.size),
+                        full)
+  shapes = []
+  laplacian = closed_form.closed_form_laplacian
+  monkeypatch.setattr(closed_form, "closed_form_laplacian", lambda image, *a, **k: shapes.append(
+      image.shape[:2]) or laplacian(image, *a, **k))
+  low = closed_form.closed_form_alpha(image, trimap, max_pixels=trimap.size // 4)
+  assert shapes == [(60, 75)]  # One solve, at half the side.
+  known = trimap != 0.5
+  np.testing.assert_array_equal(low[known], trimap[known])
+  unknown = ~known
+  assert np.abs(full - gt)[unknown].mean() < 0.01
+  assert np.abs(low - full)[unknown].mean() < 0.07
+  with pytest.raises(MattingInputError, match="max_pixels"):
+    closed_form.closed_form_alpha(image, trimap, max_pixels=0)
+
+
+def test_working_resolution_falls_back_when_the_blocks_lose_fg_or_bg():
+  trimap = np.zeros((40, 40))
+  trimap[10:30, 10:30] = 0.5
+  trimap[20, 20] = 1.0  # One FG pixel: no 2x2 block is all FG.
+  image = np.random.default_rng(0).random((40, 40, 3))
+  assert resolution.at_working_resolution(lambda *a: 1 / 0, image, trimap, 400) is None
+  assert resolution.at_working_resolution(lambda *a: 1 / 0, image, trimap, 1600) is None

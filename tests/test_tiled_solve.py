@@ -103,3 +103,31 @@ def test_image_too_large_to_decode_is_refused_before_decoding(tmp_path, monkeypa
   monkeypatch.setattr(memory, "available_bytes", lambda: 1_000_000)
   with pytest.raises(MattingInputError, match=r"400x300 image .* to decode"):
     io.read_image(path)
+
+
+def test_tiles_solved_in_worker_processes_equal_those_solved_here(example, monkeypatch):
+  """Two worker processes (`tile_workers`) solve the tiles; the matte is bit-identical."""
+  import os
+  monkeypatch.setattr(os, "cpu_count", lambda: 2)
+  pools = []
+  real = closed_form._tile_pool
+  monkeypatch.setattr(closed_form, "_tile_pool", lambda *a: pools.append(real(*a)) or pools[-1])
+  kwargs = dict(tiled=True, tile_variables=1500, overlap=24)
+  pooled = closed_form_alpha(example.image, example.trimap, **kwargs)
+  assert pools and pools[0] is not None and len(pools[0]._workers) == 2
+  assert all(worker.poll() is not None for worker in pools[0]._workers)  # All exited.
+  monkeypatch.setattr(closed_form, "_tile_pool", lambda *a: None)
+  np.testing.assert_array_equal(pooled, closed_form_alpha(example.image, example.trimap,
+                                                          **kwargs))
+
+
+def test_worker_errors_reach_the_caller():
+  import math
+  import os
+  from matting.classic.tile_workers import WorkerPool
+  with WorkerPool(2, "math") as pool:
+    assert pool.map(math.sqrt, [(4.0,), (9.0,), (16.0,)]) == [2.0, 3.0, 4.0]
+    with pytest.raises(ValueError, match="math domain error"):
+      pool.map(math.sqrt, [(1.0,), (-1.0,)])
+  with WorkerPool(1, "os") as pool, pytest.raises(RuntimeError, match="status 3"):
+    pool.map(os._exit, [(3,)])

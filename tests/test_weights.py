@@ -140,22 +140,26 @@ def test_cli_predict_uses_shipped_weights(monkeypatch, exported, tiny_run, examp
   np.testing.assert_array_equal(np.load(out), expected)
 
 
-def test_cli_knn_max_pixels(monkeypatch, exported, example_files, tmp_path, capsys):
-  """--knn-max-pixels N solves the KNN input at <= N pixels; 0 is full resolution."""
+@pytest.mark.parametrize("method", ["knn", "cf"])
+def test_cli_working_resolution_flags(method, monkeypatch, exported, example_files, tmp_path,
+                                      capsys):
+  """--knn-max-pixels / --cf-max-pixels N solve that input at <= N pixels; 0 is full
+  resolution; a negative value is a one-line error naming the flag, with no output."""
   monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", exported)
   image, trimap = io.read_image_and_trimap(example_files["image"], example_files["trimap"])
   model = predict.load_model(exported)
+  flag = f"--{method}-max-pixels"
   for value, cap in (("0", None), ("200", 200)):
     out = tmp_path / f"a{value}.npy"
     assert cli.main(["predict", str(example_files["image"]), str(example_files["trimap"]),
-                     "-o", str(out), "--knn-max-pixels", value]) == 0
-    expected = predict.predict_image(*model, image, trimap, knn_max_pixels=cap)
+                     "-o", str(out), flag, value]) == 0
+    expected = predict.predict_image(*model, image, trimap, **{f"{method}_max_pixels": cap})
     np.testing.assert_array_equal(np.load(out), expected)
   assert not np.array_equal(np.load(tmp_path / "a0.npy"), np.load(tmp_path / "a200.npy"))
   with pytest.raises(SystemExit) as error:
     cli.main(["predict", str(example_files["image"]), str(example_files["trimap"]),
-              "-o", str(tmp_path / "b.npy"), "--knn-max-pixels", "-3"])
-  assert error.value.code == 2 and "--knn-max-pixels" in capsys.readouterr().err
+              "-o", str(tmp_path / "b.npy"), flag, "-3"])
+  assert error.value.code == 2 and flag in capsys.readouterr().err
   assert not (tmp_path / "b.npy").exists()
 
 
@@ -218,3 +222,21 @@ def test_init_from_weights_or_run_and_its_errors(tiny_run, exported, tmp_path):
   with pytest.raises(MattingInputError, match="missing.npz") as error:
     config_checks.check_config(cfg)
   assert error.value.field == "train.init_from"
+
+
+def test_cli_predict_with_the_numpy_engine_never_imports_jax(exported, example_files, tmp_path):
+  """`matting predict` (default engine numpy) on a weights file runs without loading JAX,
+  and gives the JAX engine's alpha within float32 rounding."""
+  import subprocess
+  import sys
+  out = tmp_path / "a.npy"
+  code = ("import sys; from matting import cli; "
+          f"assert cli.main(['predict', {str(example_files['image'])!r}, "
+          f"{str(example_files['trimap'])!r}, '--checkpoint', {exported!r}, "
+          f"'-o', {str(out)!r}]) == 0; "
+          "assert 'jax' not in sys.modules and 'flax' not in sys.modules, 'JAX was imported'")
+  subprocess.run([sys.executable, "-c", code], check=True)
+  image, trimap = io.read_image_and_trimap(example_files["image"], example_files["trimap"])
+  model = predict.load_model(exported)
+  np.testing.assert_allclose(np.load(out), predict.predict_image(*model, image, trimap,
+                                                                 engine="jax"), atol=1e-5)

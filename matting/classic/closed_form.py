@@ -11,6 +11,8 @@ TILE_VARIABLES unknowns, or when one factorisation would not fit the memory budg
 solves overlapping tiles instead (`_tiled_alpha`), so time and memory grow linearly.
 """
 
+import os
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -159,7 +161,9 @@ TILE_VARIABLES = 200_000
 MIN_TILE_VARIABLES = 20_000
 OVERLAP = 32
 SWEEPS = 0
+RING_FACTOR = 2  # The coarse matte that gives the rings' values: 1 / RING_FACTOR resolution.
 PIXEL_BYTES = 80  # Whole-image arrays of the tiled path (float64 image, masks, output).
+WORKER_BYTES = 150 * 2 ** 20  # A tile worker process's own interpreter and libraries.
 
 
 def solve_bytes(num_variables):
@@ -224,37 +228,48 @@ class _Tile:
   The core (y0, y1, x0, x1) is what the tile writes; its crop is the core grown by `overlap`
   px, and the ring is the crop's outer 2 * radius px (except along the image border): with
   the ring pinned, the crop holds every window that touches its inner pixels, so the tile's
-  solution is exact given its ring values.
+  solution is exact given its ring values. The geometry is set up here; `build` makes the
+  system from the crop's pixels (in this process or a worker's).
   """
 
-  def __init__(self, image, trimap, core, overlap, params):
+  def __init__(self, trimap, core, overlap, params):
     height, width = trimap.shape
     radius = params["radius"]
     y0, y1, x0, x1 = self.core = core
     cy0, cy1 = max(0, y0 - overlap), min(height, y1 + overlap)
     cx0, cx1 = max(0, x0 - overlap), min(width, x1 + overlap)
     self.crop = (cy0, cy1, cx0, cx1)
-    sub_trimap = trimap[cy0:cy1, cx0:cx1]
-    fg, _, unknown = trimap_masks(sub_trimap)
-    ring = np.ones(sub_trimap.shape, bool)
+    self.shape = (cy1 - cy0, cx1 - cx0)
+    ring = np.ones(self.shape, bool)
     band = 2 * radius
     ring[band if cy0 else 0:(cy1 - cy0) - (band if cy1 < height else 0),
          band if cx0 else 0:(cx1 - cx0) - (band if cx1 < width else 0)] = False
     if params["constraint"] == "hard":
-      ring &= unknown  # Known pixels are pinned to the trimap already.
-    L = closed_form_laplacian(image[cy0:cy1, cx0:cx1], params["eps"], radius, known=~unknown)
-    self.A, self.b0, self.free, self.alpha = sparse_solve.constrained_system(
-        L, ~unknown.ravel(), fg.ravel(), params["lam"], params["constraint"],
-        fixed=ring.ravel(), fixed_values=np.zeros(ring.size))
+      ring &= trimap_masks(trimap[cy0:cy1, cx0:cx1])[2]  # Known pixels are pinned already.
     self.ring = np.flatnonzero(ring)
+    self.factor = None
+
+  def crop_of(self, array):
+    cy0, cy1, cx0, cx1 = self.crop
+    return array[cy0:cy1, cx0:cx1]
+
+  def build(self, image_crop, trimap_crop, params):
+    """The crop's system and its exact factor (~1.6 KB per unknown)."""
+    fg, _, unknown = trimap_masks(trimap_crop)
+    ring = np.zeros(unknown.size, bool)
+    ring[self.ring] = True
+    L = closed_form_laplacian(image_crop, params["eps"], params["radius"], known=~unknown)
+    self.A, self.b0, self.free, self.alpha = sparse_solve.constrained_system(
+        L, ~unknown.ravel(), fg.ravel(), params["lam"], params["constraint"], fixed=ring,
+        fixed_values=np.zeros(ring.size))
     self.coupling = L[self.free][:, self.ring].tocsr()
     del L
-    self.shape = sub_trimap.shape
     self.factor = (sparse_solve.NestedDissectionCholesky(
         self.A, *np.divmod(self.free, self.shape[1])) if len(self.free) else None)
+    return self
 
   def solve(self, ring_values, params):
-    """The crop's alpha (flat) for the given ring values."""
+    """The core's alpha (y1 - y0, x1 - x0) for the given ring values (after `build`)."""
     alpha = self.alpha.copy()
     alpha[self.ring] = ring_values
     if self.factor is not None:
@@ -263,48 +278,79 @@ class _Tile:
       with sparse_solve.threadpool_limits(1, user_api="blas"):
         alpha[self.free], _ = sparse_solve.conjugate_gradient(
             self.A, b, M, self.factor.solve(b), params["rtol"], params["maxiter"])
-    return alpha
+    y0, y1, x0, x1 = self.core
+    cy0, _, cx0, _ = self.crop
+    return alpha.reshape(self.shape)[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
 
   def ring_pixels(self):
     cy0, _, cx0, _ = self.crop
     ys, xs = np.divmod(self.ring, self.shape[1])
     return ys + cy0, xs + cx0
 
-  def write_core(self, out, crop_alpha):
+  def write_core(self, out, core_alpha):
     y0, y1, x0, x1 = self.core
-    cy0, _, cx0, _ = self.crop
-    out[y0:y1, x0:x1] = crop_alpha.reshape(self.shape)[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
+    out[y0:y1, x0:x1] = core_alpha
+
+
+def _solve_tile(tile, image_crop, trimap_crop, ring_values, params):
+  """A tile's core alpha from its crop and ring values; its factor is freed on return."""
+  return tile.build(image_crop, trimap_crop, params).solve(ring_values, params)
+
+
+def _tile_pool(num_tiles, tile_bytes, spare_bytes):
+  """Worker processes to solve tiles concurrently (`tile_workers`), or None to solve them
+  here one by one: one per core, as many as `spare_bytes` holds with one tile's solve and
+  WORKER_BYTES each, none for a single tile."""
+  from matting.classic.tile_workers import WorkerPool
+  workers = min(os.cpu_count() or 1, num_tiles, int(spare_bytes // (tile_bytes + WORKER_BYTES)))
+  return WorkerPool(workers, __name__) if workers >= 2 else None
 
 
 def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, params,
-                 max_memory):
+                 max_memory, budget):
   """Alpha (H, W) float64 (unclipped) by overlapping domain decomposition (TILE_VARIABLES).
 
   The rings of the tiles (`_Tile`) first take their values from the half-resolution matte
-  (itself tiled when large); then `sweeps` multiplicative Schwarz sweeps re-solve every tile
-  in turn, with its ring read from the current matte (its neighbours' fresh cores), reusing
-  each tile's factor (all tiles' factors are then kept: memory grows with the image): every
-  sweep shrinks the error that the coarse ring values left. Known pixels away from every
-  tile keep their trimap value.
+  (itself tiled when large); the tiles are then solved, in worker processes when there are
+  several and the budget holds them (`_tile_pool`; the result is the same); then `sweeps`
+  multiplicative Schwarz sweeps re-solve every tile in turn, with its ring read from the
+  current matte (its neighbours' fresh cores), reusing each tile's factor (all tiles'
+  factors are then kept: memory grows with the image): every sweep shrinks the error that
+  the coarse ring values left. Known pixels away from every tile keep their trimap value.
   """
   radius = params["radius"]
-  small_image, small_trimap = resolution.downsample(image, trimap, 2)
+  tiles = [_Tile(trimap, core, overlap, params) for core in _tile_cores(variables, tile_variables)]
+  tile_bytes = solve_bytes(max(np.prod(tile.shape) for tile in tiles))
+  # Started first, so that the workers' start-up overlaps the coarse solve.
+  pool = None if sweeps else _tile_pool(len(tiles), tile_bytes,
+                                        budget - PIXEL_BYTES * trimap.size)
+  small_image, small_trimap = resolution.downsample(image, trimap, RING_FACTOR)
   fg_s, bg_s, _ = trimap_masks(small_trimap)
-  if not (fg_s.any() and bg_s.any()) or min(small_trimap.shape) < 2 * radius + 1:
-    small = np.where(trimap_masks(trimap)[0], 1.0, 0.0)[::2, ::2]  # No coarse problem left.
-  else:
-    small = closed_form_alpha(small_image, small_trimap, max_memory=max_memory,
-                              tile_variables=tile_variables, overlap=overlap, sweeps=sweeps,
-                              **params).astype(np.float64)
-  del small_image, small_trimap
-  alpha = trimap_masks(trimap)[0].astype(np.float64)
-  tiles = []
-  for core in _tile_cores(variables, tile_variables):
-    tile = _Tile(image, trimap, core, overlap, params)
-    tile.write_core(alpha, tile.solve(resolution.upsampled_at(small, *tile.ring_pixels(), 2), params))
-    if sweeps:
-      tiles.append(tile)
-    del tile  # Without sweeps only one tile's factor is alive at a time.
+  try:
+    if not (fg_s.any() and bg_s.any()) or min(small_trimap.shape) < 2 * radius + 1:
+      # No coarse problem left.
+      small = np.where(trimap_masks(trimap)[0], 1.0, 0.0)[::RING_FACTOR, ::RING_FACTOR]
+    else:
+      small = closed_form_alpha(small_image, small_trimap, max_memory=max_memory,
+                                tile_variables=tile_variables, overlap=overlap, sweeps=sweeps,
+                                **params).astype(np.float64)
+    del small_image, small_trimap
+    alpha = trimap_masks(trimap)[0].astype(np.float64)
+    rings = [resolution.upsampled_at(small, *tile.ring_pixels(), RING_FACTOR) for tile in tiles]
+    if pool is not None:
+      cores = pool.map(_solve_tile, [(tile, tile.crop_of(image), tile.crop_of(trimap), ring,
+                                      params) for tile, ring in zip(tiles, rings)])
+      for tile, core_alpha in zip(tiles, cores):
+        tile.write_core(alpha, core_alpha)
+      return alpha
+  finally:
+    if pool is not None:
+      pool.close()
+  for tile, ring in zip(tiles, rings):
+    tile.build(tile.crop_of(image), tile.crop_of(trimap), params)
+    tile.write_core(alpha, tile.solve(ring, params))
+    if not sweeps:
+      tile.factor = tile.A = tile.coupling = None  # One tile's factor alive at a time.
   for _ in range(sweeps if len(tiles) > 1 else 0):
     for tile in tiles:
       tile.write_core(alpha, tile.solve(alpha[tile.ring_pixels()], params))
@@ -336,7 +382,8 @@ def _tile_size(num_pixels, num_variables, tile_variables, overlap, budget, shape
 def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="soft",
                       preconditioner="cholesky", rtol=1e-7, coarse_to_fine=False,
                       maxiter=10000, max_memory=None, tiled=None,
-                      tile_variables=TILE_VARIABLES, overlap=OVERLAP, sweeps=SWEEPS):
+                      tile_variables=TILE_VARIABLES, overlap=OVERLAP, sweeps=SWEEPS,
+                      max_pixels=None):
   """Closed-form matte (Levin et al. 2008) as float32 (H, W) in [0, 1].
 
   Solves Eq. 12 with the trimap as constraint: 'soft' minimises
@@ -369,8 +416,20 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
     overlap: pixels each tile's crop extends beyond its core.
     sweeps: Schwarz sweeps after the coarse-ring pass (`_tiled_alpha`; they keep every
       tile's factor in memory).
+    max_pixels: None (the paper), or solve images larger than this at a working resolution
+      of at most max_pixels and read alpha back bilinearly into the unknown region
+      (`resolution.at_working_resolution`); full resolution when the blocks leave no FG or BG.
   """
   image, trimap = check_image_and_trimap(image, trimap)
+  if max_pixels is not None and max_pixels < 1:
+    raise MattingInputError(f"max_pixels: must be >= 1 or None, got {max_pixels}")
+  low = resolution.at_working_resolution(
+      lambda small_image, small_trimap: closed_form_alpha(
+          small_image, small_trimap, eps, radius, lam, constraint, preconditioner, rtol,
+          coarse_to_fine, maxiter, max_memory, tiled, tile_variables, overlap, sweeps),
+      image, trimap, max_pixels, min_side=2 * radius + 1)
+  if low is not None:
+    return low
   height, width = trimap.shape
   fg, _, unknown = trimap_masks(trimap)
   params = dict(eps=eps, radius=radius, lam=lam, constraint=constraint,
@@ -384,7 +443,8 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
     if tiled or count > 1.25 * tile_variables or untiled_bytes > budget:
       size = _tile_size(trimap.size, count, tile_variables, overlap, budget, trimap.shape)
       params.pop("preconditioner")
-      alpha = _tiled_alpha(image, trimap, variables, size, overlap, sweeps, params, max_memory)
+      alpha = _tiled_alpha(image, trimap, variables, size, overlap, sweeps, params, max_memory,
+                           budget)
       return np.clip(alpha, 0.0, 1.0).astype(np.float32)
   x0 = coarse_to_fine_guess(image, trimap, **params) if coarse_to_fine else None
   alpha = sparse_solve.solve_alpha(closed_form_laplacian(image, eps, radius, known=~unknown),

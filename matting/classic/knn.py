@@ -271,18 +271,13 @@ def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_sp
     raise MattingInputError(f"search_margin: must be >= 0 or None, got {search_margin}")
   if max_pixels is not None and max_pixels < 1:
     raise MattingInputError(f"max_pixels: must be >= 1 or None, got {max_pixels}")
+  low = resolution.at_working_resolution(
+      lambda small_image, small_trimap: knn_alpha(small_image, small_trimap, n_neighbors, level,
+                                                  lam, color_space, constraint, preconditioner,
+                                                  search_margin), image, trimap, max_pixels)
+  if low is not None:
+    return low
   fg, bg, unknown = trimap_masks(trimap)
-  if max_pixels is not None and trimap.size > max_pixels:
-    factor = resolution.factor_for(trimap.size, max_pixels)
-    small_image, small_trimap = resolution.downsample(image, trimap, factor)
-    small_fg, small_bg, _ = trimap_masks(small_trimap)
-    if small_fg.any() and small_bg.any():
-      small = knn_alpha(small_image, small_trimap, n_neighbors, level, lam, color_space,
-                        constraint, preconditioner, search_margin)
-      alpha = fg.astype(np.float32)
-      ys, xs = np.nonzero(unknown)
-      alpha[ys, xs] = np.clip(resolution.upsampled_at(small, ys, xs, factor), 0.0, 1.0)
-      return alpha
   _check_memory(trimap, search_margin)
   # The system is built over the pixels in feature order (`_neighbour_weights`), the same
   # equations in another order: CG's products read memory almost in sequence.

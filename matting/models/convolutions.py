@@ -23,7 +23,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-CONV_IMPLS = ("auto", "lax", "im2col", "shift_add", "flax")
+from matting.models.architecture import CONV_IMPLS  # noqa: F401 (the names, jax-free)
+
 KERNEL_INITS = {
     # Glorot/Xavier uniform: U(+-sqrt(6 / (fan_in + fan_out))).
     "glorot_uniform": nn.initializers.xavier_uniform(),

@@ -12,8 +12,8 @@ from typing import Sequence
 import flax.linen as nn
 import ml_collections
 
-from matting.errors import MattingInputError
-from matting.models.convolutions import CONV_IMPLS, KERNEL_INITS, Conv, auto_conv_impl
+from matting.models import architecture
+from matting.models.convolutions import KERNEL_INITS, Conv, auto_conv_impl
 
 
 def default_model_config():
@@ -52,25 +52,14 @@ class DCNN(nn.Module):
   kernel_init: str = "glorot_uniform"
 
   def __post_init__(self):
-    if len(self.remap_widths) != self.num_remap_layers:
-      raise MattingInputError(f"has {len(self.remap_widths)} entries but model.num_remap_layers "
-                              f"is {self.num_remap_layers}", field="model.remap_widths")
-    if self.conv_impl not in CONV_IMPLS:
-      raise MattingInputError(f"must be one of {CONV_IMPLS}, got {self.conv_impl!r}",
-                              field="model.conv_impl")
-    if self.kernel_init not in KERNEL_INITS:
-      raise MattingInputError(f"must be one of {tuple(KERNEL_INITS)}, got {self.kernel_init!r}",
-                              field="model.kernel_init")
-    for name in ("first_kernel", "last_kernel"):
-      if getattr(self, name) % 2 == 0 or getattr(self, name) < 1:
-        raise MattingInputError(f"must be a positive odd size, got {getattr(self, name)}",
-                                field=f"model.{name}")
+    architecture.check_fields(self.num_remap_layers, self.remap_widths, self.first_kernel,
+                              self.last_kernel, self.conv_impl, self.kernel_init)
     super().__post_init__()
 
   @property
   def margin(self):
-    """Pixels lost per side by the VALID convolutions: (27 - 15) / 2 = 6 for the paper's net."""
-    return (self.first_kernel - 1) // 2 + (self.last_kernel - 1) // 2
+    """Pixels lost per side by the VALID convolutions (architecture.margin)."""
+    return architecture.margin(self.first_kernel, self.last_kernel)
 
   def _conv(self, name, in_features, features, kernel_size, use_bias, train):
     if self.conv_impl == "flax":

@@ -16,6 +16,7 @@ import numpy as np
 
 from matting.data.io import atomic_path
 from matting.errors import MattingInputError
+from matting.models import architecture
 
 CONFIG_KEY = "config.json"
 PROVENANCE_KEY = "provenance.json"
@@ -110,23 +111,15 @@ def _read_config(path, arrays):
 
 
 def _expected_shapes(path, cfg):
-  """{'params/...': ShapeDtypeStruct} of the DCNN that `cfg` describes (traced, not run)."""
-  import jax  # Deferred: the classic-only commands never load weights.
-  import jax.numpy as jnp
-
+  """{'params/...': shape} of the DCNN that `cfg` describes (models/architecture.py: no JAX
+  import, so that `matting predict` with the NumPy engine never loads it)."""
   from matting.inputs.stacks import num_channels
-  from matting.models.dcnn import make_model
   try:
-    model = make_model(cfg.model)
-    channels = num_channels(cfg.inputs.combination)
-    size = model.first_kernel + model.last_kernel - 1
-    tree = jax.eval_shape(model.init, jax.random.key(0),
-                          jax.ShapeDtypeStruct((1, size, size, channels), jnp.float32))
-  except (MattingInputError, TypeError, ValueError) as e:
+    return architecture.param_shapes(cfg.model, num_channels(cfg.inputs.combination))
+  except (MattingInputError, TypeError, ValueError, KeyError) as e:
     field = getattr(e, "field", None)
     what = f"{field} {e}" if field else str(e)
     raise _not_weights(path, f"{CONFIG_KEY} does not describe a DCNN ({what})") from e
-  return flatten_params(tree, keep=True)
 
 
 def _check_params(path, arrays, expected):
@@ -138,13 +131,12 @@ def _check_params(path, arrays, expected):
   extra = sorted(set(arrays) - set(expected))
   if extra:
     raise _not_weights(path, f"unexpected parameter {', '.join(extra)}")
-  for key, want in expected.items():
+  for key, shape in expected.items():
     got = arrays[key]
-    if got.shape != tuple(want.shape):
-      raise _not_weights(path, f"{key} has shape {got.shape}, the config needs "
-                         f"{tuple(want.shape)}")
-    if got.dtype != want.dtype:
-      raise _not_weights(path, f"{key} has dtype {got.dtype}, expected {want.dtype}")
+    if got.shape != tuple(shape):
+      raise _not_weights(path, f"{key} has shape {got.shape}, the config needs {tuple(shape)}")
+    if got.dtype != np.float32:
+      raise _not_weights(path, f"{key} has dtype {got.dtype}, expected float32")
     if not np.all(np.isfinite(got)):
       raise _not_weights(path, f"{key} contains NaN or Inf")
 
