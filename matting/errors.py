@@ -13,6 +13,9 @@ class MattingInputError(ValueError):
     super().__init__(message)
     self.field = field
 
+  def __reduce__(self):  # Keeps `field` when a worker process sends the error back.
+    return type(self), (str(self), self.field)
+
 
 def cli_message(error):
   """The `matting` command's one-line message for an error: led by `--FIELD` when it has one."""

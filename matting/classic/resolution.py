@@ -13,10 +13,13 @@ import numpy as np
 from scipy.ndimage import map_coordinates
 
 from matting.data.trimap import trimap_masks
+from matting.errors import MattingInputError
 
 
 def factor_for(num_pixels, max_pixels):
   """The smallest integer factor that brings `num_pixels` to at most `max_pixels`."""
+  if max_pixels < 1:
+    raise MattingInputError(f"max_pixels: must be >= 1 or None, got {max_pixels}")
   return max(1, math.ceil(math.sqrt(num_pixels / max_pixels)))
 
 
