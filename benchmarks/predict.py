@@ -4,10 +4,11 @@
                                [--repeats 3] [--json]
 
 Rows: the whole command in a fresh process (read, closed-form + KNN mattes, network, write;
-JAX import and compilation included, as a user pays them), and, in this process after a
-warm-up, each stage's median: closed-form, KNN, network, and `predict_image` as a whole.
-The anchor is pymatting's `estimate_alpha_cf` on the same image in the same run (one classic
-matte alone). Targets on the 2-core CPU: the fresh-process command <= 4 s, peak RSS <= 2 GB.
+imports included, as a user pays them), and, in this process after a warm-up, each stage's
+median: closed-form, KNN, the network with predict's NumPy engine and with the JAX engine
+(compiled), and `predict_image` as a whole. The anchor is pymatting's `estimate_alpha_cf` on
+the same image in the same run (one classic matte alone). This process runs as the command
+does, without NumPy's huge-page requests (matting.memory.avoid_huge_page_stalls). Targets on the 2-core CPU: the fresh-process command <= 4 s, peak RSS <= 2 GB.
 Defaults: GT26 Trimap1 (800x604) of ../shared/data/alphamatting when present, else a
 seeded 800x600 synthetic example; the shipped weights.
 """
@@ -25,6 +26,7 @@ import numpy as np
 
 from matting import classic
 from matting.data import datasets, io
+from matting.memory import avoid_huge_page_stalls
 from matting.inputs import stacks
 from matting.models import weights
 from matting.models.inference import run_network
@@ -84,6 +86,7 @@ def main():
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--json", action="store_true", help="last line: one JSON object")
   args = parser.parse_args()
+  avoid_huge_page_stalls()
   weights_path = args.checkpoint or weights.default_weights()
   if weights_path is None:
     raise SystemExit("no shipped weights in this install: pass --checkpoint")
@@ -107,8 +110,10 @@ def main():
     stage_s[m], mattes[m] = median_s(lambda m=m: classic.classic_alpha(m, image, trimap),
                                      args.repeats)
   stack = stacks.input_stack(image, trimap, mattes, cfg.inputs.combination)
-  stage_s["network"], _ = median_s(lambda: run_network(params, cfg.model, stack),
-                                   args.repeats)
+  for engine in ("numpy", "jax"):  # predict's default, and the JAX path (warm).
+    stage_s[f"network ({engine} engine)"], _ = median_s(
+        lambda engine=engine: run_network(params, cfg.model, stack, keep_known=trimap,
+                                          engine=engine), args.repeats)
   stage_s["predict_image"], _ = median_s(
       lambda: predict.predict_image(params, cfg, image, trimap), args.repeats)
   image64, trimap64 = image.astype(np.float64), trimap.astype(np.float64)

@@ -21,7 +21,8 @@ whole-image exact solve, no memory budget) runs up to --untiled-cf-up-to MP, to 
 cost of tiling. cpu_s is the child's user + system CPU time of the stage, with that of the
 closed-form tile worker processes (less sensitive than wall time to other work on the
 machine); peak RSS is the larger of the child's own VmHWM and the RSS of its process tree
-(child and tile workers) sampled every 50 ms. The network stage runs predict's NumPy engine. Growth exponents: least-squares slope of log(time)
+(child and tile workers) sampled every 50 ms. The network stage runs predict's NumPy engine.
+Every child runs with NUMPY_MADVISE_HUGEPAGE=0, as the `matting` commands set it. Growth exponents: least-squares slope of log(time)
 and log(peak RSS - the child's RSS before the stage) against log(unknown pixels), per case
 family. The defaults (0.5, 1, 3 MP and GT26 1x, 2x; anchors capped at 60 s) are sized for about
 10 minutes on an idle 2-core machine (an estimate from the stage times, not timed as a whole);
@@ -130,7 +131,9 @@ print(json.dumps({'seconds': seconds, 'peak_mb': hwm, 'base_mb': 0.0,
 
 def run_child(argv, cap_s, cap_mb):
   """Runs a child, polling its RSS; (result dict, None) or (None, why it was stopped)."""
-  env = dict(os.environ, PYTHONWARNINGS="ignore")
+  # Every child, anchors included, runs as the `matting` commands do: without NumPy's
+  # huge-page requests (matting.memory.avoid_huge_page_stalls).
+  env = dict(os.environ, PYTHONWARNINGS="ignore", NUMPY_MADVISE_HUGEPAGE="0")
   proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env=env)
   start, peak = time.monotonic(), 0.0
