@@ -340,12 +340,15 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
     if pool is not None:
       cores = pool.map(_solve_tile, [(tile, tile.crop_of(image), tile.crop_of(trimap), ring,
                                       params) for tile, ring in zip(tiles, rings)])
-      for tile, core_alpha in zip(tiles, cores):
-        tile.write_core(alpha, core_alpha)
-      return alpha
-  finally:
+  except BaseException:
     if pool is not None:
-      pool.close()
+      pool.close(kill=True)  # An error or Ctrl-C here: no tile is worth finishing.
+    raise
+  if pool is not None:
+    pool.close()
+    for tile, core_alpha in zip(tiles, cores):
+      tile.write_core(alpha, core_alpha)
+    return alpha
   for tile, ring in zip(tiles, rings):
     tile.build(tile.crop_of(image), tile.crop_of(trimap), params)
     tile.write_core(alpha, tile.solve(ring, params))

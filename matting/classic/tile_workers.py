@@ -89,8 +89,12 @@ class WorkerPool:
       raise errors[0]
     return results
 
-  def close(self):
+  def close(self, kill=False):
+    """Ends the workers: at once with `kill` (an error or Ctrl-C in the caller), else after
+    their current task."""
     for worker in self._workers:
+      if kill:
+        worker.kill()
       try:
         worker.stdin.close()
       except OSError:
@@ -101,8 +105,8 @@ class WorkerPool:
   def __enter__(self):
     return self
 
-  def __exit__(self, *exc):
-    self.close()
+  def __exit__(self, exc_type, *_):
+    self.close(kill=exc_type is not None)
 
 
 def _serve(stdin, stdout):
