@@ -11,6 +11,7 @@ TILE_VARIABLES unknowns, or when one factorisation would not fit the memory budg
 solves overlapping tiles instead (`_tiled_alpha`), so time and memory grow linearly.
 """
 
+import contextlib
 import os
 
 import numpy as np
@@ -326,7 +327,8 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
                                         budget - PIXEL_BYTES * trimap.size)
   small_image, small_trimap = resolution.downsample(image, trimap, RING_FACTOR)
   fg_s, bg_s, _ = trimap_masks(small_trimap)
-  try:
+  # The pool's exit kills its workers on an error or Ctrl-C, else lets them finish.
+  with pool if pool is not None else contextlib.nullcontext():
     if not (fg_s.any() and bg_s.any()) or min(small_trimap.shape) < 2 * radius + 1:
       # No coarse problem left.
       small = np.where(trimap_masks(trimap)[0], 1.0, 0.0)[::RING_FACTOR, ::RING_FACTOR]
@@ -340,15 +342,9 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
     if pool is not None:
       cores = pool.map(_solve_tile, [(tile, tile.crop_of(image), tile.crop_of(trimap), ring,
                                       params) for tile, ring in zip(tiles, rings)])
-  except BaseException:
-    if pool is not None:
-      pool.close(kill=True)  # An error or Ctrl-C here: no tile is worth finishing.
-    raise
-  if pool is not None:
-    pool.close()
-    for tile, core_alpha in zip(tiles, cores):
-      tile.write_core(alpha, core_alpha)
-    return alpha
+      for tile, core_alpha in zip(tiles, cores):
+        tile.write_core(alpha, core_alpha)
+      return alpha
   for tile, ring in zip(tiles, rings):
     tile.build(tile.crop_of(image), tile.crop_of(trimap), params)
     tile.write_core(alpha, tile.solve(ring, params))
@@ -424,8 +420,6 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
       (`resolution.at_working_resolution`); full resolution when the blocks leave no FG or BG.
   """
   image, trimap = check_image_and_trimap(image, trimap)
-  if max_pixels is not None and max_pixels < 1:
-    raise MattingInputError(f"max_pixels: must be >= 1 or None, got {max_pixels}")
   low = resolution.at_working_resolution(
       lambda small_image, small_trimap: closed_form_alpha(
           small_image, small_trimap, eps, radius, lam, constraint, preconditioner, rtol,

@@ -269,8 +269,6 @@ def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_sp
   image, trimap = check_image_and_trimap(image, trimap)
   if search_margin is not None and search_margin < 0:
     raise MattingInputError(f"search_margin: must be >= 0 or None, got {search_margin}")
-  if max_pixels is not None and max_pixels < 1:
-    raise MattingInputError(f"max_pixels: must be >= 1 or None, got {max_pixels}")
   low = resolution.at_working_resolution(
       lambda small_image, small_trimap: knn_alpha(small_image, small_trimap, n_neighbors, level,
                                                   lam, color_space, constraint, preconditioner,

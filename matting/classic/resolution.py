@@ -2,9 +2,10 @@
 
 The tiled closed-form solve takes its tiles' ring values from a half-resolution matte
 (factor 2); closed-form and KNN matting can solve a large image at a working resolution
-(their max_pixels, `at_working_resolution`). Pixel centres are aligned: small pixel (i, j) covers full pixels
-[f*i, f*i + f) x [f*j, f*j + f); the last rows and columns that do not fill a block are
-dropped from the small problem and read back from its edge.
+(their max_pixels, `at_working_resolution`, which also refuses max_pixels < 1). Pixel
+centres are aligned: small pixel (i, j) covers full pixels [f*i, f*i + f) x [f*j, f*j + f);
+the last rows and columns that do not fill a block are dropped from the small problem and
+read back from its edge.
 """
 
 import math
