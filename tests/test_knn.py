@@ -166,3 +166,31 @@ def test_feature_ordered_solve_equals_the_index_ordered_one(constraint):
   assert not np.array_equal(order, np.arange(trimap.size))  # It is another order.
   np.testing.assert_allclose(knn.knn_alpha(image, trimap, constraint=constraint), plain,
                              atol=1e-5)
+
+
+def test_l1_distances_in_chunks_equal_the_definition():
+  """The chunked row gathers give exactly sum_c |X_i,c - X_j,c|, whatever the chunk size."""
+  rng = np.random.default_rng(5)
+  features = rng.random((200, 6))
+  rows = np.sort(rng.choice(200, 50, replace=False))
+  neighbours = rng.integers(0, 200, (50, 12))
+  expected = np.abs(features[rows, None, :] - features[neighbours]).sum(axis=-1)
+  for chunk in (1, 7, 50, 1000):
+    np.testing.assert_allclose(knn._l1_distances(features, rows, neighbours, chunk), expected,
+                               rtol=0, atol=1e-15)
+
+
+def test_neighbour_search_is_exact_with_ties_and_a_given_order():
+  """On a grid of identical colours (every pixel has tied neighbours) each row holds k other
+  pixels at the true k-th nearest distance or closer, with or without a given query order."""
+  features = knn.knn_features(np.full((9, 11, 3), 0.5))
+  query = np.ones(len(features), bool)
+  distance = np.linalg.norm(features[:, None] - features[None], axis=-1)
+  np.fill_diagonal(distance, np.inf)
+  kth = np.sort(distance, axis=1)[:, 4]
+  for order in (None, np.random.default_rng(0).permutation(len(features))):
+    neighbours, used = knn._nearest_neighbours(features, 5, query, order)
+    assert sorted(used) == list(range(len(features)))
+    assert np.all(neighbours != np.arange(len(features))[:, None])
+    found = np.take_along_axis(distance, neighbours, axis=1)
+    assert np.all(found <= kth[:, None] * (1 + 1e-12))
