@@ -84,11 +84,18 @@ def _nearest_neighbours(points, k, query, order=None):
   queries = order[query[order]]
   points = np.ascontiguousarray(points, dtype=np.float64)
   _, found = KDTree(points, leafsize=16).query(points[queries], k=k + 1)
+  return without_self(found, queries, query), order
+
+
+def without_self(found, queries, query):
+  """(S, k) neighbour lists in index order from (S, k + 1) search results `found` of the
+  points `queries` (the searched points of the mask `query`, in the order they were asked):
+  each point's own index is dropped, or the farthest match where ties crowd it out."""
   drop = found == queries[:, None]
   drop[~drop.any(axis=1), -1] = True
-  neighbours = np.empty((len(queries), k), dtype=np.int64)
-  neighbours[(np.cumsum(query) - 1)[queries]] = found[~drop].reshape(len(queries), k)
-  return neighbours, order
+  neighbours = np.empty((len(queries), found.shape[1] - 1), dtype=np.int64)
+  neighbours[(np.cumsum(query) - 1)[queries]] = found[~drop].reshape(len(queries), -1)
+  return neighbours
 
 
 def _neighbour_weights(features, n_neighbors, spatial_decay, search, relabel=False):
