@@ -42,12 +42,15 @@ def example(args):
   return ex.image, ex.trimap, "synthetic 800x600 (seed 0)"
 
 
-def ckdtree_search(points, k, query):
-  """The anchor: the previous implementation's exact search, (S, k) neighbours, self excluded."""
+def ckdtree_search(points, k, query, order=None):
+  """The anchor: the previous implementation's exact search, with `knn._nearest_neighbours`'
+  signature and result ((S, k) neighbours, self excluded; the leaf order); it builds its own
+  tree and order on every pass."""
+  del order
   tree = cKDTree(points, leafsize=32, balanced_tree=False, compact_nodes=False)
-  order = tree.indices[query[tree.indices]]
-  _, found = tree.query(points[order], k=k + 1, workers=-1)
-  return knn.without_self(found, order, query)
+  queries = tree.indices[query[tree.indices]]
+  _, found = tree.query(points[queries], k=k + 1, workers=-1)
+  return knn.without_self(found, queries, query), tree.indices
 
 
 def both_passes(search_fn, features, query):
@@ -55,9 +58,8 @@ def both_passes(search_fn, features, query):
   points, found, order = features.copy(), [], None
   start = time.perf_counter()
   for k in (10, 2):
-    found.append(search_fn(points, k, query, order))
-    if isinstance(found[-1], tuple):
-      found[-1], order = found[-1]
+    neighbours, order = search_fn(points, k, query, order)
+    found.append(neighbours)
     points[:, -2:] *= knn.SPATIAL_DECAY
   return found, time.perf_counter() - start
 
@@ -74,8 +76,7 @@ def main():
   _, _, unknown = trimap_masks(trimap)
   features = knn.knn_features(image)
   query = knn.search_region(unknown, 10)
-  runs = {"pykdtree (knn.py)": knn._nearest_neighbours,
-          "anchor: cKDTree": lambda p, k, q, order: ckdtree_search(p, k, q)}
+  runs = {"pykdtree (knn.py)": knn._nearest_neighbours, "anchor: cKDTree": ckdtree_search}
   seconds, found = {}, {}
   for _ in range(args.repeats):
     for label, fn in runs.items():

@@ -64,8 +64,9 @@ def _nearest_neighbours(points, k, query, order=None):
   """(S, k) indices of the k nearest points (Euclidean) to the S points[query], self excluded,
   and an order of all N points that keeps close points close (a KD-tree's leaf order).
 
-  Exact search with pykdtree (OpenMP threads; 1.5-1.7x faster than SciPy's cKDTree with two
-  workers at 0.5 MP, see BUILD_NOTES.md). Queries run in the leaf order of a cKDTree (an
+  Exact search with pykdtree (OpenMP threads; its queries 1.5x faster than SciPy's cKDTree's
+  with two workers at 0.5 MP, both passes with the order tree 0.77x the time:
+  benchmarks/knn_search.py). Queries run in the leaf order of a cKDTree (an
   unbalanced tree with 32-point leaves, built for the order alone), so that consecutive
   queries visit the same nodes (1.3-2x faster than row-major order); `order`, when given,
   is used instead of building one (the second pass reuses the first's: as fast). Asks for
