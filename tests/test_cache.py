@@ -33,6 +33,15 @@ def test_key_depends_on_inputs_method_and_params():
   assert base != cache.cache_key(image, np.where(trimap == 0.5, 0.0, trimap), "cf")
 
 
+def test_a_solver_version_changes_only_that_methods_keys(monkeypatch):
+  """Bumping one solver's version retires its cached mattes and keeps the others'."""
+  image, trimap, _ = two_colour_example(10, 12)
+  before = {m: cache.cache_key(image, trimap, m) for m in ("cf", "knn")}
+  monkeypatch.setitem(cache.SOLVER_VERSIONS, "knn", cache.SOLVER_VERSIONS["knn"] + 1)
+  assert cache.cache_key(image, trimap, "knn") != before["knn"]
+  assert cache.cache_key(image, trimap, "cf") == before["cf"]
+
+
 def test_cached_matte_computes_once(tmp_path):
   image, trimap, _ = two_colour_example(16, 20)
   first = cache.cached_matte(tmp_path, "cf", image, trimap)

@@ -194,3 +194,34 @@ def test_neighbour_search_is_exact_with_ties_and_a_given_order():
     assert np.all(neighbours != np.arange(len(features))[:, None])
     found = np.take_along_axis(distance, neighbours, axis=1)
     assert np.all(found <= kth[:, None] * (1 + 1e-12))
+
+
+def test_approximate_search_stays_within_its_tolerance():
+  """search_eps > 0: every row still holds k distinct other pixels, and its i-th nearest is
+  at most (1 + eps) times the true i-th nearest distance."""
+  rng = np.random.default_rng(7)
+  features = knn.knn_features(rng.random((20, 25, 3)))
+  query = rng.random(len(features)) < 0.5
+  distance = np.linalg.norm(features[:, None] - features[None], axis=-1)
+  np.fill_diagonal(distance, np.inf)
+  true = np.sort(distance[query], axis=1)[:, :6]
+  neighbours, _ = knn._nearest_neighbours(features, 6, query, eps=0.5)
+  found = np.sort(np.take_along_axis(distance[query], neighbours, axis=1), axis=1)
+  assert np.all(np.isfinite(found))  # Never the pixel itself.
+  assert all(len(set(row)) == 6 for row in neighbours)
+  assert np.all(found <= true * 1.5 * (1 + 1e-12))
+
+
+def test_feature_order_numbers_only_the_pixels_the_graph_links():
+  """With a search region, the relabelled system leaves out the pixels no searched pixel
+  links to (their rows would be empty); those are known, and knn_alpha returns them as such."""
+  image, trimap, _ = hard_segmentation_example(height=60, width=70, band=6, seed=3)
+  unknown = trimap == 0.5
+  search = knn.search_region(unknown, 2)
+  L, order = knn._laplacian(knn.knn_features(image), (10, 2), knn.SPATIAL_DECAY, search,
+                            relabel=True)
+  assert search.sum() <= len(order) < trimap.size
+  assert L.shape == (len(order), len(order)) and np.all(np.diff(L.indptr) > 0)
+  assert np.all(~unknown.ravel()[np.setdiff1d(np.arange(trimap.size), order)])
+  alpha = knn.knn_alpha(image, trimap, search_margin=2)
+  np.testing.assert_array_equal(alpha[~unknown], trimap[~unknown])

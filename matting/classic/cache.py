@@ -23,8 +23,10 @@ from matting import classic
 from matting.console import Progress
 from matting.data.io import atomic_path
 
-# Bump when a solver's output changes for the same inputs and parameters.
+# Bump when a solver's output changes for the same inputs and parameters: CACHE_VERSION for
+# all of them, SOLVER_VERSIONS for one (methods not listed are at version 1 of their own).
 CACHE_VERSION = 1
+SOLVER_VERSIONS = {"knn": 2}  # 2: the approximate neighbour search (knn.SEARCH_EPS).
 
 
 def cache_key(image, trimap, method, params=None):
@@ -34,8 +36,10 @@ def cache_key(image, trimap, method, params=None):
     array = np.ascontiguousarray(array, dtype=np.float32)
     digest.update(repr(array.shape).encode())
     digest.update(array.tobytes())
-  digest.update(json.dumps({"method": method, "params": params or {},
-                            "version": CACHE_VERSION}, sort_keys=True).encode())
+  identity = {"method": method, "params": params or {}, "version": CACHE_VERSION}
+  if method in SOLVER_VERSIONS:
+    identity["solver_version"] = SOLVER_VERSIONS[method]
+  digest.update(json.dumps(identity, sort_keys=True).encode())
   return digest.hexdigest()
 
 

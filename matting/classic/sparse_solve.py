@@ -288,8 +288,9 @@ def constrained_system(L, known, known_values, lam=100.0, constraint="soft", fix
     if fixed is not None:
       free_mask &= ~fixed
     free = np.flatnonzero(free_mask)
-    rows = L[free]
-    A = (rows[:, free] + sp.diags(lam * known[free].astype(np.float64))).tocsr()
+    rows = L if len(free) == L.shape[0] else L[free]  # No copy when every row takes part.
+    block = rows if len(free) == L.shape[0] else rows[:, free]
+    A = (block + sp.diags(lam * known[free].astype(np.float64))).tocsr()
     b = lam * values[free]
     if fixed is not None and fixed.any():
       b -= rows[:, fixed] @ alpha[fixed]
