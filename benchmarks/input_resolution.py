@@ -1,11 +1,12 @@
 """What solving the network's classic inputs at a working resolution costs the DCNN, on the
-far sets.
+far sets and the held-out alphamatting images.
 
   python benchmarks/input_resolution.py [--methods knn,cf] [--sets upscaled_2x,upscaled_3x,
       synthetic_v2] [--max-pixels 1000000,500000] [--cache-dir runs/cache] [--weights WEIGHTS]
 
-For every image of the far validation sets above 1 MP (experiments/evaluate_far.py; needs
-../shared/data and scikit-image), one classic input at a time (--methods) is solved with
+For every image of the far validation sets (experiments/evaluate_far.py; needs
+../shared/data and scikit-image) or of the held-out alphamatting sets (alphamatting_Trimap1,
+alphamatting_Trimap2) above a cap, one classic input at a time (--methods) is solved with
 `max_pixels=N` (block-averaged image, bilinear readback: what `matting predict` does above
 its caps) while the other stays at full resolution (cached, as `--experiment=evaluate_far`
 computes them); the rest of the pipeline is unchanged. Rows: mean SAD (/1000) and MSE of the
@@ -46,9 +47,11 @@ def main(argv=None):
   from matting.data import splits
   from matting.inputs.far_sets import far_validation_sets
   cfg = evaluate_far.get_config("cpu")
-  cfg.far.sets = tuple(args.sets.split(","))
-  _, val_sets = splits.split_examples(cfg.data)
-  far = far_validation_sets(cfg.far, val_sets)
+  val_sets = splits.validation_sets(cfg.data)
+  names = args.sets.split(",")
+  cfg.far.sets = tuple(n for n in names if n not in val_sets)
+  far = {**{n: val_sets[n] for n in names if n in val_sets},
+         **far_validation_sets(cfg.far, val_sets)}
   params, model_cfg = weights.load_params(args.weights or weights.default_weights())
   methods = args.methods.split(",")
   caps = [None] + [int(v) for v in args.max_pixels.split(",") if v]

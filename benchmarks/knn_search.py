@@ -1,7 +1,7 @@
 """KNN matting's neighbour search: pykdtree (what knn.py uses) against SciPy's cKDTree.
 
   python benchmarks/knn_search.py [--image IMG --trimap TRIMAP] [--repeats 5]
-      [--eps 0,0.25,0.5] [--sad [--data_dir ../shared/data/alphamatting]] [--json]
+      [--eps 0,0.5] [--sad [--data_dir ../shared/data/alphamatting]] [--json]
 
 Both passes of `knn_alpha`'s search (K = 10 with the spatial coordinates, then K = 2 with
 them divided by 100) over the pixels within 10 px of the unknown region, as knn.py runs them:
@@ -143,7 +143,8 @@ def main():
   parser.add_argument("--image")
   parser.add_argument("--trimap")
   parser.add_argument("--repeats", type=int, default=5)
-  parser.add_argument("--eps", default="0", help="comma-separated search tolerances")
+  parser.add_argument("--eps", default=f"0,{knn.SEARCH_EPS:g}",
+                      help="comma-separated search tolerances (default: exact and knn.py's)")
   parser.add_argument("--sad", action="store_true", help="also the SAD table (see above)")
   parser.add_argument("--data_dir", default=str(DATA))
   parser.add_argument("--json", action="store_true", help="last line: one JSON object")
