@@ -78,7 +78,8 @@ def test_affinity_matches_brute_force(search_fraction):
   rng = np.random.default_rng(2)
   features = rng.random((120, 5))
   search = rng.random(120) < search_fraction
-  A = knn.knn_affinity(features, n_neighbors=(6, 2), spatial_decay=0.1, search=search)
+  A = knn.knn_affinity(features, n_neighbors=(6, 2), spatial_decay=0.1, search=search,
+                       search_eps=0.0)  # The exact search: what the brute force does.
   expected = brute_force_affinity(features, (6, 2), 0.1, search)
   np.testing.assert_allclose(A.toarray(), expected, atol=1e-12)
 

@@ -183,7 +183,7 @@ def _neighbour_matrix(search, neighbours, values, diagonal=None):
 
 
 def knn_affinity(features, n_neighbors=(10, 2), spatial_decay=SPATIAL_DECAY, search=None,
-                 search_eps=0.0):
+                 search_eps=SEARCH_EPS):
   """Sparse (N, N) nonlocal affinity A = W + W^T (Sec. 3, Eq. 2) as CSR float64.
 
   Pass p = 0, 1, ... finds the n_neighbors[p] nearest neighbours (L2, self excluded) of each
@@ -197,8 +197,8 @@ def knn_affinity(features, n_neighbors=(10, 2), spatial_decay=SPATIAL_DECAY, sea
   last included, so its kernel sees them scaled by spatial_decay**len(n_neighbors) (1e-4),
   in effect a colour-only kernel; so does this one. Its vl_kdtree returns each pixel as its
   own first neighbour (a self-loop, which cancels in L = D - A) and is approximate
-  (MAXNUMCOMPARISONS = 3K); here the search is exact and excludes self, so a pixel gets K
-  true neighbours per pass. MATLAB's 1e-6 coordinate jitter (a tie breaker) is left out to
+  (MAXNUMCOMPARISONS = 3K); here the search excludes self, so a pixel gets K other
+  neighbours per pass, each within (1 + search_eps) of the true one of its rank. MATLAB's 1e-6 coordinate jitter (a tie breaker) is left out to
   keep the function deterministic.
 
   Args:
@@ -207,7 +207,7 @@ def knn_affinity(features, n_neighbors=(10, 2), spatial_decay=SPATIAL_DECAY, sea
     spatial_decay: factor applied to the spatial columns after each pass.
     search: optional (N,) bool, the pixels whose neighbours are searched (default all);
       rows of W for the others are empty (see `knn_alpha`'s search_margin).
-    search_eps: 0 (exact) or the tolerance of an approximate search (`knn_alpha`).
+    search_eps: tolerance of the neighbour search, 0 for the exact one (`knn_alpha`).
   """
   neighbours, weights, search, _ = _neighbour_weights(features, n_neighbors, spatial_decay,
                                                       search, search_eps=search_eps)
@@ -216,7 +216,7 @@ def knn_affinity(features, n_neighbors=(10, 2), spatial_decay=SPATIAL_DECAY, sea
 
 
 def knn_laplacian(image, n_neighbors=(10, 2), level=1.0, color_space="hsv",
-                  spatial_decay=SPATIAL_DECAY, search=None, search_eps=0.0):
+                  spatial_decay=SPATIAL_DECAY, search=None, search_eps=SEARCH_EPS):
   """KNN matting Laplacian L = D - A (Eq. 8), D = diag(row sums of A), as (N, N) CSR.
 
   L is symmetric positive semi-definite with rows summing to 0; see `knn_features` and
