@@ -103,7 +103,7 @@ def without_self(found, queries, query):
 
 
 def _neighbour_weights(features, n_neighbors, spatial_decay, search, relabel=False,
-                       search_eps=0.0):
+                       search_eps=SEARCH_EPS):
   """(S, sum K) neighbours of the S searched pixels over all passes, their weights W_ij, the
   search mask, and the pixel order the neighbours are labelled in (None: index order).
 
@@ -198,8 +198,8 @@ def knn_affinity(features, n_neighbors=(10, 2), spatial_decay=SPATIAL_DECAY, sea
   in effect a colour-only kernel; so does this one. Its vl_kdtree returns each pixel as its
   own first neighbour (a self-loop, which cancels in L = D - A) and is approximate
   (MAXNUMCOMPARISONS = 3K); here the search excludes self, so a pixel gets K other
-  neighbours per pass, each within (1 + search_eps) of the true one of its rank. MATLAB's 1e-6 coordinate jitter (a tie breaker) is left out to
-  keep the function deterministic.
+  neighbours per pass, each within (1 + search_eps) of the true one of its rank. MATLAB's
+  1e-6 coordinate jitter (a tie breaker) is left out to keep the function deterministic.
 
   Args:
     features: (N, d) float features, the two spatial coordinates last (`knn_features`).
@@ -229,7 +229,7 @@ def knn_laplacian(image, n_neighbors=(10, 2), level=1.0, color_space="hsv",
   return L
 
 
-def _laplacian(features, n_neighbors, spatial_decay, search, relabel, search_eps=0.0):
+def _laplacian(features, n_neighbors, spatial_decay, search, relabel, search_eps=SEARCH_EPS):
   """(L, order): `knn_laplacian`'s matrix, over the pixels in `order` (None: all, in index
   order; else the pixels the graph links, `_neighbour_weights`)."""
   neighbours, weights, search, order = _neighbour_weights(features, n_neighbors,
@@ -305,11 +305,12 @@ def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_sp
     search_margin: pixels, or None; see above.
     search_eps: tolerance of the neighbour search: each neighbour returned is at most
       (1 + search_eps) times farther than the true one of its rank (0: exact). The authors'
-      code searches approximately too (vl_kdtree, at most 3K comparisons). The default 0.5
-      made the search 0.56x the exact cKDTree's time against 0.71x exact (GT26), with the
-      mean SAD over the 22 alphamatting training images x 2 trimaps 5.5123 / 6.7498 ->
-      5.5121 / 6.7467 and the shipped DCNN's 2.8636 / 3.7794 -> 2.8635 / 3.7786 (largest
-      per-image change 0.30 %; `benchmarks/knn_search.py --eps 0,0.25,0.5,1 --sad`).
+      code searches approximately too (vl_kdtree, at most 3K comparisons). With the default
+      0.5 both passes on GT26 took 0.56x the time of SciPy's exact cKDTree search (exact
+      pykdtree: 0.71x); the mean SAD over the 22 alphamatting training images x 2 trimaps
+      went from 5.5123 / 6.7498 to 5.5121 / 6.7467, the shipped DCNN's from 2.8636 / 3.7794
+      to 2.8635 / 3.7786 (largest per-image change 0.30 %; `benchmarks/knn_search.py --eps
+      0,0.25,0.5,1 --sad`).
     max_pixels: None (the paper), or solve images larger than this at a working resolution
       of at most max_pixels (block-averaged image, unknown band grown to whole blocks; the
       margin counts working pixels) and read alpha back bilinearly into the unknown region

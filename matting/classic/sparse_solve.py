@@ -288,8 +288,11 @@ def constrained_system(L, known, known_values, lam=100.0, constraint="soft", fix
     if fixed is not None:
       free_mask &= ~fixed
     free = np.flatnonzero(free_mask)
-    rows = L if len(free) == L.shape[0] else L[free]  # No copy when every row takes part.
-    block = rows if len(free) == L.shape[0] else rows[:, free]
+    if len(free) == L.shape[0]:  # Every row takes part: no copies.
+      rows = block = L
+    else:
+      rows = L[free]
+      block = rows[:, free]
     A = (block + sp.diags(lam * known[free].astype(np.float64))).tocsr()
     b = lam * values[free]
     if fixed is not None and fixed.any():
