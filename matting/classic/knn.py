@@ -319,6 +319,8 @@ def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_sp
   image, trimap = check_image_and_trimap(image, trimap)
   if search_margin is not None and search_margin < 0:
     raise MattingInputError(f"search_margin: must be >= 0 or None, got {search_margin}")
+  if not search_eps >= 0:  # Also refuses NaN.
+    raise MattingInputError(f"search_eps: must be >= 0, got {search_eps}")
   low = resolution.at_working_resolution(
       lambda small_image, small_trimap: knn_alpha(small_image, small_trimap, n_neighbors, level,
                                                   lam, color_space, constraint, preconditioner,
