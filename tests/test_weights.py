@@ -224,6 +224,34 @@ def test_init_from_weights_or_run_and_its_errors(tiny_run, exported, tmp_path):
   assert error.value.field == "train.init_from"
 
 
+def test_init_from_a_network_with_fewer_input_channels(exported):
+  """A run with an added input (rgb_cf_knn -> rgb_cf_knn_comp) starts from the source
+  network's function: same alpha whatever the new channel holds; a dropped channel is an
+  error naming train.init_from."""
+  cfg = train_config("smoke")
+  cfg.model.update(num_remap_layers=1, remap_widths=(8,), first_width=8)
+  assert cfg.inputs.combination == "rgb_cf_knn"
+  model = make_model(cfg.model)
+
+  def fresh(combination):
+    return steps.create_train_state(
+        jax.random.key(3), model, stacks.num_channels(combination),
+        optim.make_optimizer(cfg.train), cfg.train.loss).params
+
+  source, _ = weights.load_params(exported)
+  wider = checkpoints.initial_params(exported, fresh("rgb_cf_knn_comp"), "rgb_cf_knn_comp")
+  stack = np.random.default_rng(0).random((1, 20, 20, 6), dtype=np.float32)
+  want = model.apply(source, stack[..., :5])
+  for comp in (stack[..., 5:], 1.0 - stack[..., 5:]):
+    got = model.apply(wider, np.concatenate([stack[..., :5], comp], axis=-1))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+  kernel = weights.flatten_params(wider)[checkpoints.FIRST_KERNEL]
+  assert kernel.shape[2] == 6 and not kernel[:, :, 5].any()
+  with pytest.raises(MattingInputError, match="knn") as error:
+    checkpoints.initial_params(exported, fresh("rgb_cf_comp"), "rgb_cf_comp")
+  assert error.value.field == "train.init_from"
+
+
 def test_cli_predict_with_the_numpy_engine_never_imports_jax(exported, example_files, tmp_path):
   """`matting predict` (default engine numpy) on a weights file runs without loading JAX,
   and gives the JAX engine's alpha within float32 rounding."""

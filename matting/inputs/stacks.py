@@ -37,6 +37,12 @@ def classic_methods(combination):
   return tuple(c for c in extra_channels(combination) if c != "trimap")
 
 
+def channel_names(combination):
+  """The names of a combination's input channels in stack order: 'r', 'g', 'b', then
+  extra_channels (what maps one combination's first-layer weights onto another's)."""
+  return ("r", "g", "b") + tuple(extra_channels(combination))
+
+
 def num_channels(combination):
   return 3 + len(extra_channels(combination))
 

@@ -319,24 +319,49 @@ def restore_params(run_dir, which="best"):
   return params, cfg, found
 
 
-def initial_params(path, params):
+def initial_params(path, params, combination=None):
   """The parameters at `path` (a weights file or a work directory's best checkpoint), as the
   starting point of a run whose freshly initialised parameters are `params`; they must have
-  the same names and shapes. Errors name the field train.init_from."""
+  the same names and shapes, except that a run with input `combination` may add input
+  channels to the source's: the first layer's weights of every source channel are carried
+  over by name and those of a new channel start at zero, so the run starts from the source
+  network's very function. Errors name the field train.init_from."""
   try:
     if os.path.isdir(path):
-      loaded = restore_params(path, "best")[0]
+      loaded, source_cfg, _ = restore_params(path, "best")
     else:
-      loaded = weights.load_params(path)[0]
+      loaded, source_cfg = weights.load_params(path)
   except MattingInputError as e:
     raise MattingInputError(str(e), field="train.init_from") from e
   want, got = weights.flatten_params(params), weights.flatten_params(loaded)
+  source = source_cfg.inputs.combination
+  if combination is not None and combination != source:
+    got[FIRST_KERNEL] = _kernel_for_channels(path, got[FIRST_KERNEL], source, combination)
   wrong = sorted(k for k in set(want) | set(got)
                  if k not in want or k not in got or want[k].shape != got[k].shape)
   if wrong:
     raise MattingInputError(f"{path}: its parameters do not fit this run's network (first "
                             f"mismatch: {wrong[0]})", field="train.init_from")
+  loaded = weights.unflatten_params(got)
   return jax.tree.map(lambda fresh, new: np.asarray(new, fresh.dtype), params, loaded)
+
+
+FIRST_KERNEL = "params/structure/kernel"  # (k, k, input channels, width)
+
+
+def _kernel_for_channels(path, kernel, source, combination):
+  """The first layer's kernel of a `source`-input network rearranged for `combination`'s
+  channels: each source channel's slice moves to that channel's place, new ones are zero."""
+  from matting.inputs import stacks
+  have, need = stacks.channel_names(source), stacks.channel_names(combination)
+  dropped = [c for c in have if c not in need]
+  if dropped:
+    raise MattingInputError(f"{path}: its input {source} has channels ({', '.join(dropped)}) "
+                            f"that this run's {combination} lacks", field="train.init_from")
+  out = np.zeros(kernel.shape[:2] + (len(need),) + kernel.shape[3:], kernel.dtype)
+  for i, name in enumerate(have):
+    out[:, :, need.index(name)] = kernel[:, :, i]
+  return out
 
 
 def export_weights(run_dir, out_path, which="best", command=""):

@@ -108,7 +108,8 @@ def train_and_evaluate(cfg, workdir, cache_dir):
       jax.random.key(cfg.seed), model, num_channels(cfg.inputs.combination),
       optim.make_optimizer(cfg.train), cfg.train.loss)
   if cfg.train.get("init_from"):  # Fine-tuning; a resumed run's checkpoint overrides it.
-    state = state.replace(params=checkpoints.initial_params(cfg.train.init_from, state.params))
+    state = state.replace(params=checkpoints.initial_params(
+        cfg.train.init_from, state.params, cfg.inputs.combination))
   main = sharding.is_main_process()  # Writes the config, history, result and progress.
   os.makedirs(workdir, exist_ok=True)
   if main:
