@@ -1,7 +1,8 @@
 """KNN matting's neighbour search: pykdtree (what knn.py uses) against SciPy's cKDTree.
 
   python benchmarks/knn_search.py [--image IMG --trimap TRIMAP] [--repeats 5]
-      [--eps 0,0.5] [--sad [--data_dir ../shared/data/alphamatting]] [--json]
+      [--eps 0,0.5] [--sad [--rtol 1e-7,1e-6] [--data_dir ../shared/data/alphamatting]]
+      [--json]
 
 Both passes of `knn_alpha`'s search (K = 10 with the spatial coordinates, then K = 2 with
 them divided by 100) over the pixels within 10 px of the unknown region, as knn.py runs them:
@@ -14,10 +15,11 @@ is the anchor's (exact rows differ only by ties between equidistant pixels). Def
 Trimap1 of ../shared/data/alphamatting when present, else a seeded 800x600 synthetic example.
 
 --sad adds what each tolerance costs the mattes: every image of the alphamatting training
-set with both trimaps, `knn_alpha` at each --eps (its seconds summed over the set), the mean
+set with both trimaps, `knn_alpha` at each --eps and each CG tolerance of --rtol
+(`knn_alpha(rtol)`; its seconds summed over the set), the mean
 SAD (/1000, unknown pixels) of the KNN matte and of the shipped DCNN fed that matte beside
 the closed-form one (solved once per image), and the DCNN's largest per-image SAD change
-against the first --eps.
+against the first (eps, rtol).
 """
 
 import argparse
@@ -105,28 +107,29 @@ def search_rows(args, eps_values):
   return rows
 
 
-def sad_rows(data_dir, eps_values):
+def sad_rows(data_dir, eps_values, rtol_values=(knn.RTOL,)):
   """The SAD table over the alphamatting training set, both trimaps (see the docstring)."""
   params, cfg = weights.load_params(weights.default_weights())
-  per_pair = {eps: [] for eps in eps_values}  # (knn seconds, knn SAD, DCNN SAD) per pair.
+  # (knn seconds, knn SAD, DCNN SAD) per pair, for every (eps, rtol).
+  per_pair = {(eps, rtol): [] for eps in eps_values for rtol in rtol_values}
   for trimap_name in ("Trimap1", "Trimap2"):
     for ex in datasets.load_alphamatting(data_dir, trimap_name):
       cf = closed_form.closed_form_alpha(ex.image, ex.trimap)
-      for eps in eps_values:
+      for eps, rtol in per_pair:
         tic = time.perf_counter()
-        matte = knn.knn_alpha(ex.image, ex.trimap, search_eps=eps)
+        matte = knn.knn_alpha(ex.image, ex.trimap, search_eps=eps, rtol=rtol)
         took = time.perf_counter() - tic
         stack = stacks.input_stack(ex.image, ex.trimap, {"cf": cf, "knn": matte},
                                    cfg.inputs.combination)
         alpha = inference.run_network(params, cfg.model, stack, keep_known=ex.trimap,
                                       engine="numpy")
-        per_pair[eps].append((took, metrics.sad(matte, ex.alpha, ex.trimap),
+        per_pair[eps, rtol].append((took, metrics.sad(matte, ex.alpha, ex.trimap),
                               metrics.sad(alpha, ex.alpha, ex.trimap), trimap_name))
       print(f"{trimap_name} {ex.name}", file=sys.stderr, flush=True)
-  base = per_pair[eps_values[0]]
+  base = next(iter(per_pair.values()))
   rows = []
-  for eps, pairs in per_pair.items():
-    row = {"eps": eps, "pairs": len(pairs), "knn_s": sum(p[0] for p in pairs)}
+  for (eps, rtol), pairs in per_pair.items():
+    row = {"eps": eps, "rtol": rtol, "pairs": len(pairs), "knn_s": sum(p[0] for p in pairs)}
     for trimap_name in ("Trimap1", "Trimap2"):
       mine = [p for p in pairs if p[3] == trimap_name]
       row[f"knn_sad_{trimap_name}"] = np.mean([p[1] for p in mine])
@@ -146,6 +149,8 @@ def main():
   parser.add_argument("--eps", default=f"0,{knn.SEARCH_EPS:g}",
                       help="comma-separated search tolerances (default: exact and knn.py's)")
   parser.add_argument("--sad", action="store_true", help="also the SAD table (see above)")
+  parser.add_argument("--rtol", default=f"{knn.RTOL:g}",
+                      help="with --sad: comma-separated CG tolerances (default knn.py's)")
   parser.add_argument("--data_dir", default=str(DATA))
   parser.add_argument("--json", action="store_true", help="last line: one JSON object")
   args = parser.parse_args()
@@ -153,7 +158,8 @@ def main():
   eps_values = [float(v) for v in args.eps.split(",")]
   result = {"rows": search_rows(args, eps_values)}
   if args.sad:
-    result["sad_rows"] = sad_rows(args.data_dir, eps_values)
+    result["sad_rows"] = sad_rows(args.data_dir, eps_values,
+                                  [float(v) for v in args.rtol.split(",")])
   if args.json:
     print(json.dumps(result))
 

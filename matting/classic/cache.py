@@ -26,7 +26,8 @@ from matting.data.io import atomic_path
 # Bump when a solver's output changes for the same inputs and parameters: CACHE_VERSION for
 # all of them, SOLVER_VERSIONS for one (methods not listed are at version 1 of their own).
 CACHE_VERSION = 1
-SOLVER_VERSIONS = {"knn": 2}  # 2: the approximate neighbour search (knn.SEARCH_EPS).
+# knn 2: the approximate neighbour search (knn.SEARCH_EPS); 3: CG to rtol 1e-6 (knn.RTOL).
+SOLVER_VERSIONS = {"knn": 3}
 
 
 def cache_key(image, trimap, method, params=None):
