@@ -146,6 +146,8 @@ def test_recovers_two_colour_segmentation(color_space, search_margin):
     (dict(search_margin=-1), "search_margin"),
     (dict(search_eps=-0.5), "search_eps"),
     (dict(search_eps=float("nan")), "search_eps"),
+    (dict(rtol=0.0), "rtol"),
+    (dict(rtol=float("nan")), "rtol"),
 ])
 def test_bad_inputs_raise(kwargs, match):
   image, trimap = random_example(0, height=8, width=8)

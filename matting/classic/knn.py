@@ -327,6 +327,8 @@ def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_sp
     raise MattingInputError(f"search_margin: must be >= 0 or None, got {search_margin}")
   if not search_eps >= 0:  # Also refuses NaN.
     raise MattingInputError(f"search_eps: must be >= 0, got {search_eps}")
+  if not 0 < rtol < 1:  # Also refuses NaN.
+    raise MattingInputError(f"rtol: must be in (0, 1), got {rtol}")
   low = resolution.at_working_resolution(
       lambda small_image, small_trimap: knn_alpha(small_image, small_trimap, n_neighbors, level,
                                                   lam, color_space, constraint, preconditioner,
