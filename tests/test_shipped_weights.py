@@ -26,14 +26,25 @@ def test_shipped_weights_are_the_standard_network(shipped):
   assert provenance["step"] == cfg.train.steps  # The last step, not one picked on validation.
 
 
-def test_shipped_model_beats_its_inputs_on_synthetic_images(shipped):
+def test_generalist_weights_are_the_comp_input_network():
+  params, cfg = weights.load_params(weights.GENERALIST_WEIGHTS)
+  assert cfg.inputs.combination == "rgb_cf_knn_comp"
+  assert cfg.train.init_from.endswith("dcnn_rgb_cf_knn.npz")
+  provenance = weights.read_provenance(weights.GENERALIST_WEIGHTS)
+  assert provenance["step"] == cfg.train.steps
+
+
+@pytest.mark.parametrize("path", [weights.DEFAULT_WEIGHTS, weights.GENERALIST_WEIGHTS],
+                         ids=["shipped", "generalist"])
+def test_shipped_model_beats_its_inputs_on_synthetic_images(path):
   """Mean |alpha - GT| on unknown pixels of images the model never saw (synthetic)."""
+  model = weights.load_params(path)
   errors = {"dcnn": [], "cf": [], "knn": []}
   for seed in SEEDS:
     example = synthetic.make_example(seed, 200, 260, unknown_width=8)
     unknown = example.trimap == 0.5
     alphas = classic.classic_alphas(("cf", "knn"), example.image, example.trimap)
-    alphas["dcnn"] = predict.predict_image(*shipped, example.image, example.trimap)
+    alphas["dcnn"] = predict.predict_image(*model, example.image, example.trimap)
     assert alphas["dcnn"].shape == example.alpha.shape
     assert alphas["dcnn"].min() >= 0 and alphas["dcnn"].max() <= 1
     for name, alpha in alphas.items():

@@ -23,6 +23,9 @@ PROVENANCE_KEY = "provenance.json"
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            "weights")
 DEFAULT_WEIGHTS = os.path.join(WEIGHTS_DIR, "dcnn_rgb_cf_knn.npz")
+# Opt-in (`--checkpoint`): the comp-input network fine-tuned on the generalist recipe
+# (matting/weights/README.md; not the default: see BUILD_NOTES.md, issue 13).
+GENERALIST_WEIGHTS = os.path.join(WEIGHTS_DIR, "dcnn_rgb_cf_knn_comp_generalist.npz")
 
 
 def default_weights():
