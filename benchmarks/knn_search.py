@@ -124,7 +124,7 @@ def sad_rows(data_dir, eps_values, rtol_values=(knn.RTOL,)):
         alpha = inference.run_network(params, cfg.model, stack, keep_known=ex.trimap,
                                       engine="numpy")
         per_pair[eps, rtol].append((took, metrics.sad(matte, ex.alpha, ex.trimap),
-                              metrics.sad(alpha, ex.alpha, ex.trimap), trimap_name))
+                                    metrics.sad(alpha, ex.alpha, ex.trimap), trimap_name))
       print(f"{trimap_name} {ex.name}", file=sys.stderr, flush=True)
   base = next(iter(per_pair.values()))
   rows = []

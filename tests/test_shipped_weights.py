@@ -27,7 +27,7 @@ def test_shipped_weights_are_the_standard_network(shipped):
 
 
 def test_generalist_weights_are_the_comp_input_network():
-  params, cfg = weights.load_params(weights.GENERALIST_WEIGHTS)
+  _, cfg = weights.load_params(weights.GENERALIST_WEIGHTS)
   assert cfg.inputs.combination == "rgb_cf_knn_comp"
   assert cfg.train.init_from.endswith("dcnn_rgb_cf_knn.npz")
   provenance = weights.read_provenance(weights.GENERALIST_WEIGHTS)

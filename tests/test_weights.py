@@ -11,7 +11,7 @@ from matting import cli, predict
 from matting.data import io
 from matting.errors import MattingInputError
 from matting.inputs import stacks
-from matting.models import weights
+from matting.models import architecture, weights
 from matting.models.dcnn import make_model
 from matting.training import checkpoints, optim, steps
 from tests.conftest import two_colour_example
@@ -245,7 +245,7 @@ def test_init_from_a_network_with_fewer_input_channels(exported):
   for comp in (stack[..., 5:], 1.0 - stack[..., 5:]):
     got = model.apply(wider, np.concatenate([stack[..., :5], comp], axis=-1))
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
-  kernel = weights.flatten_params(wider)[checkpoints.FIRST_KERNEL]
+  kernel = weights.flatten_params(wider)[architecture.FIRST_KERNEL]
   assert kernel.shape[2] == 6 and not kernel[:, :, 5].any()
   with pytest.raises(MattingInputError, match="knn") as error:
     checkpoints.initial_params(exported, fresh("rgb_cf_comp"), "rgb_cf_comp")

@@ -34,6 +34,9 @@ def margin(first_kernel, last_kernel):
   return (first_kernel - 1) // 2 + (last_kernel - 1) // 2
 
 
+FIRST_KERNEL = "params/structure/kernel"  # (k1, k1, input channels, first_width)
+
+
 def param_shapes(model_config, channels):
   """{'params/<layer>/<kernel|bias>': shape} of the DCNN for `channels` input channels, the
   flattened layout of `models.weights` (the Flax model's tree; a test holds them equal)."""
@@ -41,7 +44,7 @@ def param_shapes(model_config, channels):
   check_fields(**fields)
   widths = (channels, fields["first_width"]) + tuple(fields["remap_widths"])
   k1, k6 = fields["first_kernel"], fields["last_kernel"]
-  shapes = {"params/structure/kernel": (k1, k1, widths[0], widths[1])}
+  shapes = {FIRST_KERNEL: (k1, k1, widths[0], widths[1])}
   for n in range(1, fields["num_remap_layers"] + 1):
     shapes[f"params/remap_{n}/kernel"] = (1, 1, widths[n], widths[n + 1])
     shapes[f"params/remap_{n}/bias"] = (widths[n + 1],)

@@ -24,7 +24,8 @@ from orbax.checkpoint import checkpoint_managers
 
 from matting.data.io import atomic_path
 from matting.errors import MattingInputError
-from matting.models import weights
+from matting.inputs import stacks
+from matting.models import architecture, weights
 
 CONFIG_NAME = "config.json"
 
@@ -336,7 +337,8 @@ def initial_params(path, params, combination=None):
   want, got = weights.flatten_params(params), weights.flatten_params(loaded)
   source = source_cfg.inputs.combination
   if combination is not None and combination != source:
-    got[FIRST_KERNEL] = _kernel_for_channels(path, got[FIRST_KERNEL], source, combination)
+    first = architecture.FIRST_KERNEL
+    got[first] = _kernel_for_channels(path, got[first], source, combination)
   wrong = sorted(k for k in set(want) | set(got)
                  if k not in want or k not in got or want[k].shape != got[k].shape)
   if wrong:
@@ -346,13 +348,9 @@ def initial_params(path, params, combination=None):
   return jax.tree.map(lambda fresh, new: np.asarray(new, fresh.dtype), params, loaded)
 
 
-FIRST_KERNEL = "params/structure/kernel"  # (k, k, input channels, width)
-
-
 def _kernel_for_channels(path, kernel, source, combination):
   """The first layer's kernel of a `source`-input network rearranged for `combination`'s
   channels: each source channel's slice moves to that channel's place, new ones are zero."""
-  from matting.inputs import stacks
   have, need = stacks.channel_names(source), stacks.channel_names(combination)
   dropped = [c for c in have if c not in need]
   if dropped:
