@@ -252,6 +252,39 @@ def test_init_from_a_network_with_fewer_input_channels(exported):
   assert error.value.field == "train.init_from"
 
 
+def test_init_from_a_network_with_a_narrower_first_layer(exported):
+  """A run with more first-layer filters (and channels) than the source starts from the
+  source network's function, and its new filters are trained: the second layer's weights
+  from them start at zero, their own weights at the fresh values."""
+  cfg = train_config("smoke")
+  cfg.model.update(num_remap_layers=1, remap_widths=(8,), first_width=8)
+  source, _ = weights.load_params(exported)
+  wide_cfg = train_config("smoke")
+  wide_cfg.model.update(num_remap_layers=1, remap_widths=(8,), first_width=12)
+  wide_model = make_model(wide_cfg.model)
+  fresh = steps.create_train_state(
+      jax.random.key(5), wide_model, stacks.num_channels("rgb_cf_knn_comp"),
+      optim.make_optimizer(cfg.train), cfg.train.loss).params
+  wide = checkpoints.initial_params(exported, fresh, "rgb_cf_knn_comp")
+  stack = np.random.default_rng(1).random((1, 20, 20, 6), dtype=np.float32)
+  want = make_model(cfg.model).apply(source, stack[..., :5])
+  np.testing.assert_allclose(wide_model.apply(wide, stack), want, rtol=1e-6, atol=1e-6)
+  flat, fresh_flat = weights.flatten_params(wide), weights.flatten_params(fresh)
+  first = flat[architecture.FIRST_KERNEL]
+  np.testing.assert_array_equal(first[..., 8:], fresh_flat[architecture.FIRST_KERNEL][..., 8:])
+  assert first[..., 8:].any() and not flat["params/remap_1/kernel"][:, :, 8:].any()
+  np.testing.assert_array_equal(flat["params/remap_1/kernel"][:, :, :8],
+                                weights.flatten_params(source)["params/remap_1/kernel"])
+  narrow_cfg = train_config("smoke")
+  narrow_cfg.model.update(num_remap_layers=1, remap_widths=(8,), first_width=4)
+  narrow = steps.create_train_state(
+      jax.random.key(5), make_model(narrow_cfg.model), stacks.num_channels("rgb_cf_knn"),
+      optim.make_optimizer(cfg.train), cfg.train.loss).params
+  with pytest.raises(MattingInputError, match="do not fit") as error:
+    checkpoints.initial_params(exported, narrow)
+  assert error.value.field == "train.init_from"
+
+
 def test_cli_predict_with_the_numpy_engine_never_imports_jax(exported, example_files, tmp_path):
   """`matting predict` (default engine numpy) on a weights file runs without loading JAX,
   and gives the JAX engine's alpha within float32 rounding."""

@@ -35,6 +35,9 @@ def margin(first_kernel, last_kernel):
 
 
 FIRST_KERNEL = "params/structure/kernel"  # (k1, k1, input channels, first_width)
+# The layer after the first (the reconstruction when there is no remap layer); its kernels'
+# third axis runs over the first layer's filters.
+SECOND_KERNELS = ("params/remap_1/kernel", "params/reconstruction/kernel")
 
 
 def param_shapes(model_config, channels):

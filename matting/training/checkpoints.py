@@ -323,10 +323,13 @@ def restore_params(run_dir, which="best"):
 def initial_params(path, params, combination=None):
   """The parameters at `path` (a weights file or a work directory's best checkpoint), as the
   starting point of a run whose freshly initialised parameters are `params`; they must have
-  the same names and shapes, except that a run with input `combination` may add input
-  channels to the source's: the first layer's weights of every source channel are carried
-  over by name and those of a new channel start at zero, so the run starts from the source
-  network's very function. Errors name the field train.init_from."""
+  the same names and shapes, with two exceptions that keep the source network's very
+  function at the start: a run with input `combination` may add input channels to the
+  source's (the first layer's weights of every source channel are carried over by name,
+  those of a new channel start at zero), and a run may have a wider first layer (the
+  source's filters come first, the new ones keep their fresh initialisation and the second
+  layer's weights from them start at zero, so they learn without changing the start).
+  Errors name the field train.init_from."""
   try:
     if os.path.isdir(path):
       loaded, source_cfg, _ = restore_params(path, "best")
@@ -339,6 +342,7 @@ def initial_params(path, params, combination=None):
   if combination is not None and combination != source:
     first = architecture.FIRST_KERNEL
     got[first] = _kernel_for_channels(path, got[first], source, combination)
+  _widen_first_layer(got, want)
   wrong = sorted(k for k in set(want) | set(got)
                  if k not in want or k not in got or want[k].shape != got[k].shape)
   if wrong:
@@ -346,6 +350,26 @@ def initial_params(path, params, combination=None):
                             f"mismatch: {wrong[0]})", field="train.init_from")
   loaded = weights.unflatten_params(got)
   return jax.tree.map(lambda fresh, new: np.asarray(new, fresh.dtype), params, loaded)
+
+
+def _widen_first_layer(got, want):
+  """In place: the source's first layer (`got`) widened to the run's (`want`, fresh values)
+  when the run has more first-layer filters and the layers around it otherwise match."""
+  first = architecture.FIRST_KERNEL
+  second = next((k for k in architecture.SECOND_KERNELS if k in want), None)
+  if first not in got or first not in want or second is None or second not in got:
+    return
+  have, need = got[first].shape[-1], want[first].shape[-1]
+  if need <= have or got[first].shape[:-1] != want[first].shape[:-1]:
+    return
+  if got[second].shape[:2] + got[second].shape[3:] != want[second].shape[:2] + \
+      want[second].shape[3:]:
+    return
+  kernel = np.array(want[first], dtype=got[first].dtype)
+  kernel[..., :have] = got[first]
+  following = np.zeros(want[second].shape, got[second].dtype)
+  following[:, :, :have] = got[second]
+  got[first], got[second] = kernel, following
 
 
 def _kernel_for_channels(path, kernel, source, combination):
