@@ -3,7 +3,7 @@
   python benchmarks/scale.py [--sizes 0.5,1,3] [--upscale 2,4] [--stages cf,knn,network,write,
                              predict] [--anchors on|off] [--anchor-cap-s 60]
                              [--anchor-cap-mb 8000] [--cap-mb 12000] [--untiled-cf-up-to 3]
-                             [--max-memory 4G] [--json]
+                             [--max-memory 4G] [--cf-sweeps N] [--json]
 
 Cases: the seeded synthetic generator at about --sizes megapixels (unknown band grown with
 the side, 25-30 % of the pixels unknown; generated natively up to 3 MP, larger sizes are the
@@ -65,7 +65,8 @@ if stage in ('cf', 'cf_untiled', 'knn'):
     fn, params = knn.knn_alpha, {}
   else:
     fn = closed_form.closed_form_alpha
-    params = {'max_memory': options.get('max_memory')} if stage == 'cf' else {'tiled': False}
+    params = ({'max_memory': options.get('max_memory'), 'sweeps': options.get('cf_sweeps')}
+              if stage == 'cf' else {'tiled': False})
     import inspect
     params = {k: v for k, v in params.items()
               if k in inspect.signature(fn).parameters and v is not None}
@@ -245,13 +246,16 @@ def main():
   parser.add_argument("--untiled-cf-up-to", type=float, default=3.0,
                       help="run cf_untiled on cases up to this many megapixels")
   parser.add_argument("--max-memory", default="", help="our cf budget, e.g. 4G (default: auto)")
+  parser.add_argument("--cf-sweeps", type=int, default=None,
+                      help="Schwarz sweeps of the tiled cf stage (default: closed_form's)")
   parser.add_argument("--weights", default=None)
   parser.add_argument("--json", action="store_true", help="last line: one JSON object")
   args = parser.parse_args()
   stages = [s for s in args.stages.split(",") if s]
   if args.anchors == "on":
     stages += list(ANCHORS)
-  options = {"max_memory": parse_bytes(args.max_memory), "weights": args.weights}
+  options = {"max_memory": parse_bytes(args.max_memory), "weights": args.weights,
+             "cf_sweeps": args.cf_sweeps}
 
   cases = [(f"synthetic {float(mp):g} MP", "synthetic", lambda mp=float(mp): synthetic_case(mp))
            for mp in args.sizes.split(",") if mp]
