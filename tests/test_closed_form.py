@@ -126,6 +126,31 @@ def test_bad_inputs_raise():
     closed_form_alpha(image[..., 0], trimap)
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(eps=-1e-7), "eps: must be a finite number > 0"),
+    (dict(eps=float("nan")), "eps"),
+    (dict(radius=0), "radius: must be an integer >= 1"),
+    (dict(radius=1.5), "radius"),
+    (dict(lam=0.0), "lam"),
+    (dict(lam=float("inf")), "lam"),
+    (dict(rtol=1.0), "rtol"),
+    (dict(maxiter=0), "maxiter"),
+    (dict(constraint="firm"), "constraint"),
+    (dict(preconditioner="lu"), "preconditioner"),
+    (dict(tiled=True, tile_variables=0), "tile_variables"),
+    (dict(tiled=True, overlap=1), "overlap: must be an integer >= 2"),
+    (dict(tiled=True, radius=2, overlap=3), "overlap: must be an integer >= 4"),
+    (dict(tiled=True, sweeps=-1), "sweeps"),
+    (dict(tiled=True, sweeps=0.5), "sweeps"),
+])
+def test_bad_parameters_raise_naming_them(kwargs, match):
+  """Values that gave a silent wrong matte (eps < 0: all 0.5; lam = 0; overlap < 0) or a
+  NumPy error (radius 1.5) are refused before any work."""
+  image, trimap, _ = two_colour_example()
+  with pytest.raises(MattingInputError, match=match):
+    closed_form_alpha(image, trimap, **kwargs)
+
+
 @pytest.mark.parametrize("constraint", ["soft", "hard"])
 def test_trimap_without_unknown_pixels_is_returned(constraint):
   image, trimap, _ = two_colour_example()

@@ -148,6 +148,9 @@ def test_recovers_two_colour_segmentation(color_space, search_margin):
     (dict(search_eps=float("nan")), "search_eps"),
     (dict(rtol=0.0), "rtol"),
     (dict(rtol=float("nan")), "rtol"),
+    (dict(lam=0.0), "lam"),
+    (dict(level=-1.0), "level"),
+    (dict(constraint="firm"), "constraint"),
 ])
 def test_bad_inputs_raise(kwargs, match):
   image, trimap = random_example(0, height=8, width=8)

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from matting.classic import resolution, sparse_solve
 from matting.data.trimap import check_image_and_trimap, trimap_masks
-from matting.errors import MattingInputError
+from matting.errors import MattingInputError, check_range
 
 
 def _box_or(mask, size, valid):
@@ -378,6 +378,20 @@ def _tile_size(num_pixels, num_variables, tile_variables, overlap, budget, shape
   return size
 
 
+def _check_params(eps, radius, lam, rtol, maxiter, tile_variables, overlap, sweeps):
+  """One-line MattingInputErrors for values that would otherwise give a silent wrong matte
+  (a negative eps or lam, rtol >= 1) or a cryptic NumPy error (a fractional radius)."""
+  check_range("radius", radius, low=1, integer=True)
+  check_range("eps", eps, low=0, low_open=True)
+  check_range("lam", lam, low=0, low_open=True)
+  check_range("rtol", rtol, low=0, high=1, low_open=True, high_open=True)
+  check_range("maxiter", maxiter, low=1, integer=True)
+  check_range("tile_variables", tile_variables, low=1, integer=True)
+  # The pinned ring is the crop's outer 2 * radius px: a smaller overlap would pin the core.
+  check_range("overlap", overlap, low=2 * radius, integer=True)
+  check_range("sweeps", sweeps, low=0, integer=True)
+
+
 def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="soft",
                       preconditioner="cholesky", rtol=1e-7, coarse_to_fine=False,
                       maxiter=10000, max_memory=None, tiled=None,
@@ -420,6 +434,7 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
       (`resolution.at_working_resolution`); full resolution when the blocks leave no FG or BG.
   """
   image, trimap = check_image_and_trimap(image, trimap)
+  _check_params(eps, radius, lam, rtol, maxiter, tile_variables, overlap, sweeps)
   low = resolution.at_working_resolution(
       lambda small_image, small_trimap: closed_form_alpha(
           small_image, small_trimap, eps, radius, lam, constraint, preconditioner, rtol,

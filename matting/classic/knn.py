@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 
 from matting.classic import resolution, sparse_solve
 from matting.data.trimap import check_image, check_image_and_trimap, trimap_masks
-from matting.errors import MattingInputError
+from matting.errors import MattingInputError, check_range
 
 COLOR_SPACES = ("hsv", "rgb")
 SPATIAL_DECAY = 0.01  # knn_matting.m divides the coordinates by 100 after each pass.
@@ -324,12 +324,12 @@ def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_sp
       (`benchmarks/knn_search.py --eps 0.5 --sad --rtol 1e-7,1e-6,1e-5`).
   """
   image, trimap = check_image_and_trimap(image, trimap)
-  if search_margin is not None and search_margin < 0:
-    raise MattingInputError(f"search_margin: must be >= 0 or None, got {search_margin}")
-  if not search_eps >= 0:  # Also refuses NaN.
-    raise MattingInputError(f"search_eps: must be >= 0, got {search_eps}")
-  if not 0 < rtol < 1:  # Also refuses NaN.
-    raise MattingInputError(f"rtol: must be in (0, 1), got {rtol}")
+  if search_margin is not None:
+    check_range("search_margin", search_margin, low=0)
+  check_range("search_eps", search_eps, low=0)
+  check_range("rtol", rtol, low=0, high=1, low_open=True, high_open=True)
+  check_range("lam", lam, low=0, low_open=True)
+  check_range("level", level, low=0)
   low = resolution.at_working_resolution(
       lambda small_image, small_trimap: knn_alpha(small_image, small_trimap, n_neighbors, level,
                                                   lam, color_space, constraint, preconditioner,

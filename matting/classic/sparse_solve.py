@@ -16,6 +16,8 @@ import scipy.sparse.linalg as spla
 from scipy.linalg import blas, lapack
 from threadpoolctl import threadpool_limits
 
+from matting.errors import MattingInputError
+
 MIN_SIDE = 0.3  # Nested dissection keeps at least this fraction of the pixels on each side.
 EXTEND_ADD_BLOCKS_FROM = 96  # Schur complements this large are added block by block.
 PRECONDITIONERS = ("none", "jacobi", "ilu", "amg_sa", "amg_rs", "cholesky")
@@ -252,7 +254,7 @@ def make_preconditioner(A, kind, coords=None):
     if coords is None:
       raise ValueError("the 'cholesky' preconditioner needs the variables' pixel coordinates")
     return _operator(NestedDissectionCholesky(A, *coords).solve, A.shape[0])
-  raise ValueError(f"unknown preconditioner {kind!r}, expected one of {PRECONDITIONERS}")
+  raise MattingInputError(f"preconditioner: unknown {kind!r}, expected one of {PRECONDITIONERS}")
 
 
 def conjugate_gradient(A, b, M=None, x0=None, rtol=1e-7, maxiter=10000):
@@ -303,7 +305,7 @@ def constrained_system(L, known, known_values, lam=100.0, constraint="soft", fix
     free = np.flatnonzero(~pinned)
     rows = L[free]
     return rows[:, free].tocsr(), -(rows[:, pinned] @ alpha[pinned]), free, alpha
-  raise ValueError(f"unknown constraint {constraint!r}, expected 'soft' or 'hard'")
+  raise MattingInputError(f"constraint: unknown {constraint!r}, expected 'soft' or 'hard'")
 
 
 def solve_alpha(L, known, known_values, lam=100.0, constraint="soft", preconditioner="jacobi",

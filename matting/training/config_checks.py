@@ -11,7 +11,7 @@ import math
 import numbers
 import os
 
-from matting.errors import MattingInputError
+from matting.errors import MattingInputError, out_of_range
 
 # Validation metrics a checkpoint is saved with (loop.py); checkpoint.best_metric picks one.
 BEST_METRICS = ("sad",)
@@ -23,32 +23,19 @@ def _number(value):
 
 def _integer(cfg, path, low, high=None):
   value = _get(cfg, path)
-  if value is _MISSING:
-    return
-  ok = _number(value) and float(value).is_integer() and value >= low
-  ok = ok and (high is None or value <= high)
-  if not ok:
-    bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-    raise MattingInputError(f"must be an integer {bound}, got {value!r}", field=path)
+  if value is not _MISSING:
+    _raise(out_of_range(value, low, high, integer=True), path)
 
 
 def _real(cfg, path, low=None, high=None, low_open=False, high_open=False):
   value = _get(cfg, path)
-  if value is _MISSING:
-    return
-  ok = _number(value) and math.isfinite(value)
-  if ok and low is not None:
-    ok = value > low if low_open else value >= low
-  if ok and high is not None:
-    ok = value < high if high_open else value <= high
-  if not ok:
-    parts = []
-    if low is not None:
-      parts.append(f"{'>' if low_open else '>='} {low:g}")
-    if high is not None:
-      parts.append(f"{'<' if high_open else '<='} {high:g}")
-    bound = f" {' and '.join(parts)}" if parts else ""
-    raise MattingInputError(f"must be a finite number{bound}, got {value!r}", field=path)
+  if value is not _MISSING:
+    _raise(out_of_range(value, low, high, low_open=low_open, high_open=high_open), path)
+
+
+def _raise(problem, path):
+  if problem:
+    raise MattingInputError(problem, field=path)
 
 
 class _Missing:
