@@ -3,11 +3,11 @@
   python benchmarks/scale.py [--sizes 0.5,1,3] [--upscale 2,4] [--stages cf,knn,network,write,
                              predict] [--anchors on|off] [--anchor-cap-s 60]
                              [--anchor-cap-mb 8000] [--cap-mb 12000] [--untiled-cf-up-to 3]
-                             [--max-memory 4G] [--cf-sweeps N] [--json]
+                             [--max-memory 4G] [--cf-sweeps N] [--native-up-to 3] [--json]
 
 Cases: the seeded synthetic generator at about --sizes megapixels (unknown band grown with
-the side, 25-30 % of the pixels unknown; generated natively up to 3 MP, larger sizes are the
-3 MP example upscaled: image and GT bicubic, trimap nearest), and alphamatting GT26 Trimap1
+the side, 25-30 % of the pixels unknown; generated natively up to --native-up-to MP, 3 by
+default, larger sizes are that example upscaled: image and GT bicubic, trimap nearest), and alphamatting GT26 Trimap1
 (800x604, 32 % unknown) at 1x and upscaled --upscale times. Every stage runs in a fresh
 process, which reports its wall time and its own peak RSS (VmHWM of /proc/self/status:
 getrusage's ru_maxrss would carry this parent's high-water mark into the child across
@@ -181,10 +181,11 @@ def upscale(image, trimap, alpha, factor):
           np.clip(resize(alpha, Image.BICUBIC), 0, 1))
 
 
-def synthetic_case(mp, seed=0):
-  """(image, trimap, alpha) of about `mp` megapixels at 4:3, 25-30 % unknown."""
+def synthetic_case(mp, seed=0, native_up_to=3.0):
+  """(image, trimap, alpha) of about `mp` megapixels at 4:3, 25-30 % unknown: generated at
+  min(mp, native_up_to) megapixels and upscaled to mp."""
   from matting.data import synthetic
-  native = min(mp, 3.0)
+  native = min(mp, native_up_to)
   width = round(math.sqrt(native * 1e6 * 4 / 3))
   height = round(width * 3 / 4)
   example = synthetic.make_example(seed, height, width, unknown_width=round(width / 80))
@@ -248,6 +249,9 @@ def main():
   parser.add_argument("--max-memory", default="", help="our cf budget, e.g. 4G (default: auto)")
   parser.add_argument("--cf-sweeps", type=int, default=None,
                       help="Schwarz sweeps of the tiled cf stage (default: closed_form's)")
+  parser.add_argument("--native-up-to", type=float, default=3.0,
+                      help="generate synthetic cases natively up to this many megapixels "
+                           "(larger ones: that size upscaled)")
   parser.add_argument("--weights", default=None)
   parser.add_argument("--json", action="store_true", help="last line: one JSON object")
   args = parser.parse_args()
@@ -257,7 +261,7 @@ def main():
   options = {"max_memory": parse_bytes(args.max_memory), "weights": args.weights,
              "cf_sweeps": args.cf_sweeps}
 
-  cases = [(f"synthetic {float(mp):g} MP", "synthetic", lambda mp=float(mp): synthetic_case(mp))
+  cases = [(f"synthetic {float(mp):g} MP", "synthetic", lambda mp=float(mp): synthetic_case(mp, native_up_to=args.native_up_to))
            for mp in args.sizes.split(",") if mp]
   if (DATA / "input_training_lowres" / "GT26.png").exists():
     factors = [1.0] + [float(f) for f in args.upscale.split(",") if f]
