@@ -100,18 +100,27 @@ def run_train(cfg, workdir):
 
 def find_runs(paths):
   """Training work directories (config.json + checkpoints/) at or under each path, and each
-  path that is itself a weights file (from `matting export`), in the order given."""
+  path that is itself a weights file (from `matting export`), in the order given.
+
+  A path that does not exist or holds neither is an error naming it (field 'runs'), before
+  any scoring: a mistyped name would otherwise drop its rows from the report unnoticed."""
   from matting.training import checkpoints
   runs = []
   for path in paths:
     if os.path.isfile(path):
       runs.append(os.path.normpath(path))
       continue
+    if not os.path.isdir(path):
+      raise MattingInputError(f"{path}: no such weights file or work directory", field="runs")
+    found = len(runs)
     for root, dirs, files in os.walk(path):
       dirs.sort()
       if checkpoints.CONFIG_NAME in files and "checkpoints" in dirs:
         runs.append(os.path.normpath(root))
         dirs.remove("checkpoints")
+    if len(runs) == found:
+      raise MattingInputError(f"{path}: holds no training run ({checkpoints.CONFIG_NAME} and "
+                              "checkpoints/); name weights files one by one", field="runs")
   return runs
 
 

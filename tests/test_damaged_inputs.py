@@ -463,6 +463,29 @@ def test_launch_bad_flag_is_one_line_exit_2_nothing_written(tmp_path, flag, line
   assert os.listdir(tmp_path) == []
 
 
+def test_evaluate_names_a_run_path_that_is_missing_or_empty(tmp_path):
+  """A mistyped --config.runs entry used to drop its rows from the report unnoticed."""
+  from matting import runner
+  (tmp_path / "empty").mkdir()
+  with pytest.raises(MattingInputError, match="no such weights file") as error:
+    runner.find_runs([str(tmp_path / "typo.npz")])
+  assert error.value.field == "runs"
+  with pytest.raises(MattingInputError, match="holds no training run"):
+    runner.find_runs([str(tmp_path / "empty")])
+
+
+@pytest.mark.slow
+def test_launch_evaluate_with_a_missing_run_is_one_line_exit_2_nothing_written(tmp_path):
+  missing = tmp_path / "no_such_run.npz"
+  result = run_launch("--experiment=evaluate", "--mode=smoke", f"--workdir={tmp_path / 'eval'}",
+                      f"--config.cache_dir={tmp_path / 'cache'}",
+                      f"--config.runs=('{missing}',)")
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert result.stderr.strip().splitlines() == [
+      f"launch.py: error: --config.runs: {missing}: no such weights file or work directory"]
+  assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize("command", [["export", "RUN"], ["trimap", "MASK"]])
 def test_export_and_trimap_check_the_output_name_first(command, tmp_path, capsys):
   import imageio.v3 as iio
