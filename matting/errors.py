@@ -41,8 +41,8 @@ def out_of_range(value, low=None, high=None, integer=False, low_open=False, high
     ok = value < high if high_open else value <= high
   if ok:
     return None
-  if integer and not (low_open or high_open):
-    bound = "" if low is None else f" >= {low}" if high is None else f" in [{low}, {high}]"
+  if integer and low is not None and not (low_open or high_open):
+    bound = f" >= {low}" if high is None else f" in [{low}, {high}]"
     return f"must be an integer{bound}, got {value!r}"
   parts = []
   if low is not None:

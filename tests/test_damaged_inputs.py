@@ -497,3 +497,22 @@ def test_export_and_trimap_check_the_output_name_first(command, tmp_path, capsys
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and err[0].startswith("matting: error: --output ") and ".txt" in err[0]
   assert not (tmp_path / "out.txt").exists()
+
+
+@pytest.mark.parametrize("value, kwargs, problem", [
+    (0, dict(low=1, integer=True), "must be an integer >= 1, got 0"),
+    (4, dict(low=1, high=3, integer=True), "must be an integer in [1, 3], got 4"),
+    (5, dict(high=3, integer=True), "must be an integer <= 3, got 5"),
+    (1.5, dict(low=1, integer=True), "must be an integer >= 1, got 1.5"),
+    (0.0, dict(low=0, low_open=True), "must be a finite number > 0, got 0.0"),
+    (1.0, dict(low=0, high=1, low_open=True, high_open=True),
+     "must be a finite number > 0 and < 1, got 1.0"),
+    (float("nan"), dict(), "must be a finite number, got nan"),
+    (True, dict(low=0), "must be a finite number >= 0, got True"),
+    ("3", dict(low=0), "must be a finite number >= 0, got '3'"),
+    (np.int64(2), dict(low=1, integer=True), None),
+    (np.float32(0.5), dict(low=0, high=1), None),
+])
+def test_out_of_range_says_what_is_wrong(value, kwargs, problem):
+  from matting.errors import out_of_range
+  assert out_of_range(value, **kwargs) == problem
