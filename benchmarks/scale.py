@@ -7,12 +7,12 @@
 
 Cases: the seeded synthetic generator at about --sizes megapixels (unknown band grown with
 the side, 25-30 % of the pixels unknown; generated natively up to --native-up-to MP, 3 by
-default, larger sizes are that example upscaled: image and GT bicubic, trimap nearest), and alphamatting GT26 Trimap1
-(800x604, 32 % unknown) at 1x and upscaled --upscale times. Every stage runs in a fresh
-process, which reports its wall time and its own peak RSS (VmHWM of /proc/self/status:
-getrusage's ru_maxrss would carry this parent's high-water mark into the child across
-fork + exec, which clamped small stages to the parent's RSS in a first run): cf, knn
-(our classic mattes), network (model load, input stack and DCNN forward from the cf/knn
+default, larger sizes are that example upscaled: image and GT bicubic, trimap nearest), and
+alphamatting GT26 Trimap1 (800x604, 32 % unknown) at 1x and upscaled --upscale times. Every
+stage runs in a fresh process, which reports its wall time and its own peak RSS (VmHWM of
+/proc/self/status: getrusage's ru_maxrss would carry this parent's high-water mark into the
+child across fork + exec, which clamped small stages to the parent's RSS in a first run): cf,
+knn (our classic mattes), network (model load, input stack and DCNN forward from the cf/knn
 mattes), write (the 8-bit PNG), predict (the whole `matting predict` command), and the
 anchors pymatting estimate_alpha_cf / estimate_alpha_knn in the same run. A child is killed
 above its time or memory cap (anchors: --anchor-cap-s / --anchor-cap-mb; ours: --cap-s /
@@ -261,7 +261,8 @@ def main():
   options = {"max_memory": parse_bytes(args.max_memory), "weights": args.weights,
              "cf_sweeps": args.cf_sweeps}
 
-  cases = [(f"synthetic {float(mp):g} MP", "synthetic", lambda mp=float(mp): synthetic_case(mp, native_up_to=args.native_up_to))
+  cases = [(f"synthetic {float(mp):g} MP", "synthetic",
+            lambda mp=float(mp): synthetic_case(mp, native_up_to=args.native_up_to))
            for mp in args.sizes.split(",") if mp]
   if (DATA / "input_training_lowres" / "GT26.png").exists():
     factors = [1.0] + [float(f) for f in args.upscale.split(",") if f]

@@ -7,18 +7,12 @@ directory has been created. `check_config` raises one MattingInputError naming t
 Sections absent from a config (a classic experiment has no `train`) are skipped.
 """
 
-import math
-import numbers
 import os
 
 from matting.errors import MattingInputError, out_of_range
 
 # Validation metrics a checkpoint is saved with (loop.py); checkpoint.best_metric picks one.
 BEST_METRICS = ("sad",)
-
-
-def _number(value):
-  return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _integer(cfg, path, low, high=None):
@@ -93,7 +87,7 @@ def check_config(cfg):
   widths = _get(cfg, "model.remap_widths")
   if widths is not _MISSING:
     for width in widths:
-      if not (_number(width) and float(width).is_integer() and width >= 1):
+      if out_of_range(width, 1, integer=True):
         raise MattingInputError(f"must be integers >= 1, got {tuple(widths)}",
                                 field="model.remap_widths")
   # Patches and augmentation.
@@ -105,7 +99,7 @@ def check_config(cfg):
   _real(cfg, "augment.flip_prob", low=0, high=1)
   scale = _get(cfg, "augment.scale_range")
   if scale is not _MISSING:
-    if not (len(scale) == 2 and all(_number(s) and math.isfinite(s) and s > 0 for s in scale)
+    if not (len(scale) == 2 and all(out_of_range(s, 0, low_open=True) is None for s in scale)
             and scale[0] <= scale[1]):
       raise MattingInputError(f"must be (low, high) with 0 < low <= high, got {tuple(scale)}",
                               field="augment.scale_range")
