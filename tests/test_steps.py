@@ -90,6 +90,38 @@ def test_target_with_channel_axis_and_weights():
     assert abs(weighted - metrics["loss"]) > 1e-4
 
 
+def _numpy_gradient_loss(residual, weight):
+  """The gradient term written out: per-pair weights are the product of the two pixels'."""
+  total = 0.0
+  for axis in (1, 2):
+    diff = np.abs(np.diff(residual, axis=axis))
+    n = residual.shape[axis] - 1
+    pair = np.take(weight, range(n), axis=axis) * np.take(weight, range(1, n + 1), axis=axis)
+    total += (pair * diff).sum() / pair.sum()
+  return total / 2
+
+
+def test_gradient_term_adds_weighted_neighbour_differences():
+  batch = random_batch(4)
+  plain = make_state()
+  with_grad = plain.replace(grad_weight=0.5)
+  prediction = np.asarray(plain.apply_fn(plain.params, jnp.asarray(batch["inputs"])))[..., 0]
+  residual = prediction.astype(np.float64) - batch["target"]
+  weight = np.random.default_rng(5).random((8, 15, 15)).astype(np.float32)
+  weight[:, :, :7] = 0.0  # Pairs across the weighted region's edge count for nothing.
+  for w in (None, weight):
+    kwargs = {} if w is None else {"weight": w}
+    w64 = np.ones_like(residual) if w is None else w.astype(np.float64)
+    base = steps.eval_step(plain, dict(batch, **kwargs))["loss"]
+    total = steps.eval_step(with_grad, dict(batch, **kwargs))["loss"]
+    np.testing.assert_allclose(total - base, 0.5 * _numpy_gradient_loss(residual, w64),
+                               rtol=1e-4)
+  # A residual constant over each patch has no gradient term.
+  flat = dict(batch, target=prediction - np.float32(0.1))
+  np.testing.assert_allclose(steps.eval_step(with_grad, flat)["loss"],
+                             steps.eval_step(plain, flat)["loss"], rtol=1e-5)
+
+
 def test_train_step_is_one_sgd_momentum_step():
   state = make_state(lr=0.01)
   batch = random_batch(3)

@@ -62,6 +62,7 @@ def check_config(cfg):
   _integer(cfg, "train.seed", 0)
   _real(cfg, "train.lr", low=0, low_open=True)
   _real(cfg, "train.momentum", low=0, high=1, high_open=True)
+  _real(cfg, "train.grad_weight", low=0)
   init_from = _get(cfg, "train.init_from")
   if init_from not in (_MISSING, "") and not os.path.exists(init_from):
     raise MattingInputError(f"{init_from}: no such weights file or work directory",

@@ -106,7 +106,7 @@ def train_and_evaluate(cfg, workdir, cache_dir):
   model = make_model(cfg.model)
   state = steps.create_train_state(
       jax.random.key(cfg.seed), model, num_channels(cfg.inputs.combination),
-      optim.make_optimizer(cfg.train), cfg.train.loss)
+      optim.make_optimizer(cfg.train), cfg.train.loss, cfg.train.get("grad_weight", 0.0))
   if cfg.train.get("init_from"):  # Fine-tuning; a resumed run's checkpoint overrides it.
     state = state.replace(params=checkpoints.initial_params(
         cfg.train.init_from, state.params, cfg.inputs.combination))

@@ -18,16 +18,19 @@ from matting.training import optim
 
 
 class TrainState(train_state.TrainState):
-  """flax's TrainState (step, params, opt_state, apply_fn, tx) plus the loss name."""
+  """flax's TrainState (step, params, opt_state, apply_fn, tx) plus the loss's name and
+  gradient-term weight (train.loss, train.grad_weight)."""
   loss: str = flax.struct.field(pytree_node=False, default="l2")
+  grad_weight: float = flax.struct.field(pytree_node=False, default=0.0)
 
 
-def create_train_state(rng, model, input_channels, optimizer, loss="l2"):
+def create_train_state(rng, model, input_channels, optimizer, loss="l2", grad_weight=0.0):
   """Initialises `model` for `input_channels`-channel inputs; step 0."""
   optim.check_choice("loss", loss, optim.LOSSES)
   size = 2 * model.margin + 1  # The smallest input with a 1x1 output.
   params = model.init(rng, jnp.zeros((1, size, size, input_channels), jnp.float32))
-  state = TrainState.create(apply_fn=model.apply, params=params, tx=optimizer, loss=loss)
+  state = TrainState.create(apply_fn=model.apply, params=params, tx=optimizer, loss=loss,
+                            grad_weight=float(grad_weight))
   # A strongly typed step, as a restored checkpoint has, so resuming does not recompile.
   return state.replace(step=jnp.zeros((), jnp.int32))
 
@@ -39,6 +42,8 @@ def _loss_and_metrics(params, state, batch, train):
   residual = prediction - target.reshape(prediction.shape)
   weight = batch.get("weight")
   loss = optim.weighted_mean(optim.pixel_loss(state.loss, residual), weight)
+  if state.grad_weight:
+    loss = loss + state.grad_weight * optim.gradient_loss(residual, weight)
   metrics = {"loss": loss, "mse": optim.weighted_mean(residual ** 2, weight),
              "mae": optim.weighted_mean(jnp.abs(residual), weight)}
   return loss, metrics
