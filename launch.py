@@ -66,13 +66,13 @@ def main(argv):
   console.quiet_library_logs(verbose=FLAGS.verbosity > 0)
   avoid_huge_page_stalls()
   module = load_experiment(FLAGS.experiment)
+  from matting.training import sharding
+  sharding.deterministic_gpu()  # Same command, same numbers, on a GPU too.
   if FLAGS.cpu_thread_invariant:
-    from matting.training.sharding import thread_invariant_cpu
-    thread_invariant_cpu()
+    sharding.thread_invariant_cpu()
   if FLAGS.coordinator_address or FLAGS.num_processes:
-    from matting.training.sharding import maybe_initialize_distributed
-    maybe_initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
-                                 FLAGS.process_id)
+    sharding.maybe_initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
+                                          FLAGS.process_id)
   cfg = FLAGS.config
   if FLAGS.data_dir is not None:
     cfg.data.dir = FLAGS.data_dir

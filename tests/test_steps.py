@@ -218,6 +218,28 @@ def test_distributed_is_not_initialised_unless_asked():
   assert sharding.maybe_initialize_distributed(num_processes=1) is False
 
 
+@pytest.mark.parametrize("before, after", [
+    ("", "--xla_gpu_deterministic_ops=true"),
+    ("--xla_dump_to=/tmp/x", "--xla_dump_to=/tmp/x --xla_gpu_deterministic_ops=true"),
+    ("--xla_gpu_deterministic_ops=false", "--xla_gpu_deterministic_ops=false"),
+])
+def test_deterministic_gpu_adds_its_flag_unless_the_user_set_it(monkeypatch, before, after):
+  from jax._src import xla_bridge
+  monkeypatch.setenv("XLA_FLAGS", before)
+  monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: False)
+  sharding.deterministic_gpu()
+  sharding.deterministic_gpu()  # Idempotent.
+  assert os.environ["XLA_FLAGS"] == after
+
+
+def test_xla_flags_after_the_backend_started_are_an_error(monkeypatch):
+  monkeypatch.setenv("XLA_FLAGS", "")
+  jax.devices()  # The backend is running in this process.
+  with pytest.raises(RuntimeError, match="xla_gpu_deterministic_ops"):
+    sharding.deterministic_gpu()
+  assert os.environ["XLA_FLAGS"] == ""
+
+
 TWO_DEVICE_SCRIPT = """
 import json
 import jax

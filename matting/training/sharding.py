@@ -78,14 +78,34 @@ def thread_invariant_cpu():
   It reduced the CPU-count dependence of one smoke run but not of the train-step probe (see
   above); no speed cost was measured on 2 cores. Raises if JAX's backend is already running.
   """
+  _add_xla_flag(THREAD_INVARIANT_XLA_FLAG)
+
+
+# On a GPU, XLA may pick atomics-based reductions and autotuned convolution algorithms that
+# round differently from run to run: two identical smoke runs on an H200 ended with SAD
+# 1.460116 and 1.460145 (BUILD_NOTES.md, the GPU path). This flag makes them repeatable, for
+# 20-37 % of the train step's throughput there; CPU and TPU builds accept and ignore it. A
+# user's own --xla_gpu_deterministic_ops=false in XLA_FLAGS is left to win.
+DETERMINISTIC_GPU_XLA_FLAG = "--xla_gpu_deterministic_ops=true"
+
+
+def deterministic_gpu():
+  """Asks XLA for run-to-run reproducible GPU kernels; call before JAX first computes."""
+  _add_xla_flag(DETERMINISTIC_GPU_XLA_FLAG)
+
+
+def _add_xla_flag(flag):
+  """Appends `flag` to XLA_FLAGS unless XLA_FLAGS already sets it (to any value); raises if
+  JAX's backends already started (too late to take effect)."""
   import os  # pylint: disable=import-outside-toplevel
 
   from jax._src import xla_bridge  # pylint: disable=import-outside-toplevel
   if xla_bridge.backends_are_initialized():
-    raise RuntimeError("thread_invariant_cpu() must run before JAX initialises its backends")
+    raise RuntimeError(f"{flag} must be set before JAX initialises its backends")
   flags = os.environ.get("XLA_FLAGS", "")
-  if THREAD_INVARIANT_XLA_FLAG not in flags.split():
-    os.environ["XLA_FLAGS"] = f"{flags} {THREAD_INVARIANT_XLA_FLAG}".strip()
+  name = flag.split("=")[0]
+  if not any(f.split("=")[0] == name for f in flags.split()):
+    os.environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
 
 
 def maybe_initialize_distributed(coordinator_address=None, num_processes=None,
