@@ -1,7 +1,9 @@
 """Fig. 6: the effect of the initial alpha mattes fed to the network.
 
-rgb_trimap, rgb_cf, rgb_knn, rgb_cf_knn (the paper's standard), and with the comprehensive
-sampling matte rgb_cf_comp and rgb_cf_knn_comp. Same architecture, data, seed and schedule.
+rgb_trimap, rgb_cf, rgb_knn, rgb_cf_knn (the paper's standard), with the comprehensive
+sampling matte rgb_cf_comp and rgb_cf_knn_comp, and with the KNN matte on RGB features
+instead of HSV rgb_cf_knnrgb and rgb_cf_knnrgb_comp. Same architecture, data, seed and
+schedule.
   python launch.py --experiment=input_combinations [--mode=cpu] [--data_dir=...]
 """
 

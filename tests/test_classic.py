@@ -7,10 +7,11 @@ from matting import classic
 from tests.conftest import two_colour_example
 
 
-def test_concurrent_mattes_equal_serial_ones():
+@pytest.mark.parametrize("knn", ["knn", "knn_rgb"])
+def test_concurrent_mattes_equal_serial_ones(knn):
   image, trimap, _ = two_colour_example(48, 60)
-  together = classic.classic_alphas(("cf", "knn"), image, trimap)
-  assert list(together) == ["cf", "knn"]
+  together = classic.classic_alphas(("cf", knn), image, trimap)
+  assert list(together) == ["cf", knn]
   for method, alpha in together.items():
     np.testing.assert_array_equal(alpha, classic.classic_alpha(method, image, trimap))
   assert classic.classic_alphas([], image, trimap) == {}

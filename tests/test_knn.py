@@ -135,6 +135,19 @@ def test_recovers_two_colour_segmentation(color_space, search_margin):
   assert np.mean((alpha > 0.5) == (gt > 0.5)) == 1.0
 
 
+def test_knn_rgb_is_its_own_method_with_rgb_features():
+  """'knn_rgb' (classic method and cache entry of its own) is knn_alpha's RGB matte."""
+  from matting import classic
+  from matting.classic import cache
+  image, trimap, _ = hard_segmentation_example()
+  want = knn.knn_alpha(image, trimap, color_space="rgb")
+  np.testing.assert_array_equal(classic.classic_alpha("knn_rgb", image, trimap), want)
+  assert not np.array_equal(want, knn.knn_alpha(image, trimap))  # HSV differs here.
+  with pytest.raises(MattingInputError, match="color_space"):
+    knn.knn_rgb_alpha(image, trimap, color_space="hsv")
+  assert cache.cache_key(image, trimap, "knn_rgb") != cache.cache_key(image, trimap, "knn")
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(image=np.zeros((8, 8))), "image"),
     (dict(image=np.full((8, 8, 3), np.nan)), "NaN"),

@@ -21,16 +21,17 @@ def test_normalized_rgb_unit_norm_and_safe_at_black():
 
 @pytest.mark.parametrize("combination, channels", [
     ("rgb_trimap", 4), ("rgb_cf", 4), ("rgb_knn", 4), ("rgb_cf_knn", 5),
-    ("rgb_cf_comp", 5), ("rgb_cf_knn_comp", 6)])
+    ("rgb_cf_comp", 5), ("rgb_cf_knn_comp", 6), ("rgb_cf_knnrgb", 5),
+    ("rgb_cf_knnrgb_comp", 6)])
 def test_stack_channel_order(combination, channels):
   rng = np.random.default_rng(1)
   image = rng.random((4, 5, 3)).astype(np.float32)
   trimap = np.full((4, 5), 0.5, np.float32)
-  mattes = {m: np.full((4, 5), v, np.float32) for m, v in (("cf", 0.1), ("knn", 0.2),
-                                                           ("comp", 0.3))}
+  values = {"trimap": 0.5, "cf": 0.1, "knn": 0.2, "comp": 0.3, "knn_rgb": 0.4}
+  mattes = {m: np.full((4, 5), v, np.float32) for m, v in values.items() if m != "trimap"}
   stack = stacks.input_stack(image, trimap, mattes, combination)
   assert stack.shape == (4, 5, channels) == (4, 5, stacks.num_channels(combination))
-  expected = {"trimap": 0.5, "cf": 0.1, "knn": 0.2, "comp": 0.3}
+  expected = values
   for k, name in enumerate(stacks.extra_channels(combination)):
     np.testing.assert_allclose(stack[..., 3 + k], expected[name])
 
@@ -43,3 +44,4 @@ def test_missing_matte_and_unknown_combination_are_clear_errors():
     stacks.num_channels("rgb_magic")
   assert stacks.classic_methods("rgb_trimap") == ()
   assert stacks.classic_methods("rgb_cf_knn_comp") == ("cf", "knn", "comp")
+  assert stacks.classic_methods("rgb_cf_knnrgb_comp") == ("cf", "knn_rgb", "comp")

@@ -252,6 +252,27 @@ def test_init_from_a_network_with_fewer_input_channels(exported):
   assert error.value.field == "train.init_from"
 
 
+def test_init_from_a_knn_network_into_a_knn_rgb_one(exported):
+  """rgb_cf_knn -> rgb_cf_knnrgb_comp: the knn channel's weights start the knn_rgb channel
+  (its stand-in), the new comp channel starts at zero, so the run starts from the source's
+  function with the RGB KNN matte in the KNN matte's place."""
+  cfg = train_config("smoke")
+  cfg.model.update(num_remap_layers=1, remap_widths=(8,), first_width=8)
+  model = make_model(cfg.model)
+  fresh = steps.create_train_state(
+      jax.random.key(3), model, stacks.num_channels("rgb_cf_knnrgb_comp"),
+      optim.make_optimizer(cfg.train), cfg.train.loss).params
+  source, _ = weights.load_params(exported)
+  started = checkpoints.initial_params(exported, fresh, "rgb_cf_knnrgb_comp")
+  kernel = weights.flatten_params(started)[architecture.FIRST_KERNEL]
+  np.testing.assert_array_equal(kernel[:, :, :5],
+                                weights.flatten_params(source)[architecture.FIRST_KERNEL])
+  assert not kernel[:, :, 5].any()
+  stack = np.random.default_rng(2).random((1, 20, 20, 6), dtype=np.float32)
+  np.testing.assert_allclose(model.apply(started, stack), model.apply(source, stack[..., :5]),
+                             rtol=1e-6, atol=1e-6)
+
+
 def test_init_from_a_network_with_a_narrower_first_layer(exported):
   """A run with more first-layer filters (and channels) than the source starts from the
   source network's function, and its new filters are trained: the second layer's weights

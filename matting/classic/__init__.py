@@ -11,7 +11,9 @@ METHODS = {
     "cf": ("matting.classic.closed_form", "closed_form_alpha"),
     "knn": ("matting.classic.knn", "knn_alpha"),
     "comp": ("matting.classic.comprehensive", "comprehensive_alpha"),
+    "knn_rgb": ("matting.classic.knn", "knn_rgb_alpha"),
 }
+KNN_METHODS = ("knn", "knn_rgb")  # Same solver and parameters (max_pixels, ...), two features.
 # pymatting's mattes, as reference rows in reports only (classic/references.py).
 REFERENCES = {
     "pymatting_cf": ("matting.classic.references", "pymatting_cf_alpha"),
@@ -49,8 +51,9 @@ def classic_alphas(methods, image, trimap, params=None):
   params = {m: dict((params or {}).get(m, {})) for m in methods}
   if len(methods) < 2:
     return {m: classic_alpha(m, image, trimap, **params[m]) for m in methods}
-  if "cf" in methods and "knn" in methods:  # CF tiles within what KNN leaves of the budget.
-    cf_budget = _budget_beside_knn(trimap, params["knn"].get("max_pixels"))
+  knn = [m for m in methods if m in KNN_METHODS]
+  if "cf" in methods and knn:  # CF tiles within what the KNN solves leave of the budget.
+    cf_budget = _budget_beside_knn(trimap, [params[m].get("max_pixels") for m in knn])
     if cf_budget is None:  # Too little for both at once: one after the other, each in full.
       return {m: classic_alpha(m, image, trimap, **params[m]) for m in methods}
     params["cf"].setdefault("max_memory", cf_budget)
@@ -59,13 +62,14 @@ def classic_alphas(methods, image, trimap, params=None):
     return {m: f.result() for m, f in futures.items()}
 
 
-def _budget_beside_knn(trimap, knn_max_pixels=None):
-  """The memory budget minus KNN's estimate, for a CF solve running beside it; None when
-  that leaves CF less than its smallest tiled solve (then they run one after the other)."""
+def _budget_beside_knn(trimap, knn_max_pixels=(None,)):
+  """The memory budget minus the estimates of the KNN solves (one per entry of
+  `knn_max_pixels`), for a CF solve running beside them; None when that leaves CF less than
+  its smallest tiled solve (then they run one after the other)."""
   from matting import memory
   from matting.classic import closed_form, knn
   budget = memory.resolve_max_memory(None)
-  need = knn.knn_bytes(trimap, max_pixels=knn_max_pixels)
+  need = sum(knn.knn_bytes(trimap, max_pixels=m) for m in knn_max_pixels)
   smallest = (closed_form.PIXEL_BYTES * trimap.size
               + 2 * closed_form.solve_bytes(closed_form.MIN_TILE_VARIABLES))
   return budget - need if budget - need >= smallest else None

@@ -27,7 +27,8 @@ from matting.data.io import atomic_path
 # all of them, SOLVER_VERSIONS for one (methods not listed are at version 1 of their own).
 CACHE_VERSION = 1
 # knn 2: the approximate neighbour search (knn.SEARCH_EPS); 3: CG to rtol 1e-6 (knn.RTOL).
-SOLVER_VERSIONS = {"knn": 3}
+# knn_rgb runs knn's solver: bump the two together.
+SOLVER_VERSIONS = {"knn": 3, "knn_rgb": 3}
 
 
 def cache_key(image, trimap, method, params=None):

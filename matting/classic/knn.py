@@ -355,3 +355,13 @@ def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_sp
   # trimap defines them, so they are returned at their trimap value.
   alpha = np.clip(alpha, 0.0, 1.0).reshape(trimap.shape)
   return np.where(unknown, alpha, fg).astype(np.float32)
+
+
+def knn_rgb_alpha(image, trimap, **params):
+  """`knn_alpha` with knn_matting.m's RGB features (r, g, b, x, y) instead of the paper's HSV
+  ones: a classic method of its own ('knn_rgb'), so that a network input, its cache entries
+  and a weights file's combination name say which KNN matte they hold. On the 22 alphamatting
+  training images (Trimap1) its mean SAD is 4.84 against HSV's 5.51 (see BUILD_NOTES.md)."""
+  if "color_space" in params:
+    raise MattingInputError("color_space: knn_rgb_alpha is the 'rgb' KNN matte; use knn_alpha")
+  return knn_alpha(image, trimap, color_space="rgb", **params)

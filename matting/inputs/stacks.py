@@ -2,7 +2,8 @@
 
 Paper Eq. (2): the DCNN sees Ī = I / ‖I‖ (per-pixel RGB magnitude removed; the magnitude is
 better captured by the mattes) stacked with αc (closed-form) and αk (KNN). Fig. 6 compares
-other combinations; each name lists its extra channels after RGB, in this order.
+other combinations; each name lists its extra channels after RGB, in this order. 'knnrgb'
+is the KNN matte with RGB features (classic method 'knn_rgb') instead of the paper's HSV.
 """
 
 import os
@@ -20,7 +21,12 @@ COMBINATIONS = {
     "rgb_cf_knn": ("cf", "knn"),
     "rgb_cf_comp": ("cf", "comp"),
     "rgb_cf_knn_comp": ("cf", "knn", "comp"),
+    "rgb_cf_knnrgb": ("cf", "knn_rgb"),
+    "rgb_cf_knnrgb_comp": ("cf", "knn_rgb", "comp"),
 }
+# A channel that may start from a source network's weights for another channel (train.init_from
+# from a network without it): the same matte's role with other features.
+STAND_INS = {"knn_rgb": "knn"}
 DEFAULT_COMBINATION = "rgb_cf_knn"
 
 

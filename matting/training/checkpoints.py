@@ -325,8 +325,9 @@ def initial_params(path, params, combination=None):
   starting point of a run whose freshly initialised parameters are `params`; they must have
   the same names and shapes, with two exceptions that keep the source network's very
   function at the start: a run with input `combination` may add input channels to the
-  source's (the first layer's weights of every source channel are carried over by name,
-  those of a new channel start at zero), and a run may have a wider first layer (the
+  source's (the first layer's weights of every source channel are carried over by name, or
+  to its stand-in, e.g. knn to knn_rgb; those of a new channel start at zero), and a run
+  may have a wider first layer (the
   source's filters come first, the new ones keep their fresh initialisation and the second
   layer's weights from them start at zero, so they learn without changing the start).
   Errors name the field train.init_from."""
@@ -374,8 +375,13 @@ def _widen_first_layer(got, want):
 
 def _kernel_for_channels(path, kernel, source, combination):
   """The first layer's kernel of a `source`-input network rearranged for `combination`'s
-  channels: each source channel's slice moves to that channel's place, new ones are zero."""
+  channels: each source channel's slice moves to that channel's place, new ones are zero;
+  a channel the source lacks takes the slice of its stand-in (stacks.STAND_INS: knn_rgb from
+  knn) when the source has that and the run does not."""
   have, need = stacks.channel_names(source), stacks.channel_names(combination)
+  rename = {stand_in: name for name, stand_in in stacks.STAND_INS.items()
+            if name in need and name not in have and stand_in in have and stand_in not in need}
+  have = tuple(rename.get(c, c) for c in have)
   dropped = [c for c in have if c not in need]
   if dropped:
     raise MattingInputError(f"{path}: its input {source} has channels ({', '.join(dropped)}) "
