@@ -252,16 +252,21 @@ def test_init_from_a_network_with_fewer_input_channels(exported):
   assert error.value.field == "train.init_from"
 
 
+def tiny_network(combination, first_width=8, seed=3):
+  """(model, fresh parameters) of the one-remap-layer test network for `combination`."""
+  cfg = train_config("smoke")
+  cfg.model.update(num_remap_layers=1, remap_widths=(8,), first_width=first_width)
+  model = make_model(cfg.model)
+  return model, steps.create_train_state(
+      jax.random.key(seed), model, stacks.num_channels(combination),
+      optim.make_optimizer(cfg.train), cfg.train.loss).params
+
+
 def test_init_from_a_knn_network_into_a_knn_rgb_one(exported):
   """rgb_cf_knn -> rgb_cf_knnrgb_comp: the knn channel's weights start the knn_rgb channel
   (its stand-in), the new comp channel starts at zero, so the run starts from the source's
   function with the RGB KNN matte in the KNN matte's place."""
-  cfg = train_config("smoke")
-  cfg.model.update(num_remap_layers=1, remap_widths=(8,), first_width=8)
-  model = make_model(cfg.model)
-  fresh = steps.create_train_state(
-      jax.random.key(3), model, stacks.num_channels("rgb_cf_knnrgb_comp"),
-      optim.make_optimizer(cfg.train), cfg.train.loss).params
+  model, fresh = tiny_network("rgb_cf_knnrgb_comp")
   source, _ = weights.load_params(exported)
   started = checkpoints.initial_params(exported, fresh, "rgb_cf_knnrgb_comp")
   kernel = weights.flatten_params(started)[architecture.FIRST_KERNEL]
@@ -280,12 +285,7 @@ def test_init_from_a_network_with_a_narrower_first_layer(exported):
   cfg = train_config("smoke")
   cfg.model.update(num_remap_layers=1, remap_widths=(8,), first_width=8)
   source, _ = weights.load_params(exported)
-  wide_cfg = train_config("smoke")
-  wide_cfg.model.update(num_remap_layers=1, remap_widths=(8,), first_width=12)
-  wide_model = make_model(wide_cfg.model)
-  fresh = steps.create_train_state(
-      jax.random.key(5), wide_model, stacks.num_channels("rgb_cf_knn_comp"),
-      optim.make_optimizer(cfg.train), cfg.train.loss).params
+  wide_model, fresh = tiny_network("rgb_cf_knn_comp", first_width=12, seed=5)
   wide = checkpoints.initial_params(exported, fresh, "rgb_cf_knn_comp")
   stack = np.random.default_rng(1).random((1, 20, 20, 6), dtype=np.float32)
   want = make_model(cfg.model).apply(source, stack[..., :5])
@@ -296,11 +296,7 @@ def test_init_from_a_network_with_a_narrower_first_layer(exported):
   assert first[..., 8:].any() and not flat["params/remap_1/kernel"][:, :, 8:].any()
   np.testing.assert_array_equal(flat["params/remap_1/kernel"][:, :, :8],
                                 weights.flatten_params(source)["params/remap_1/kernel"])
-  narrow_cfg = train_config("smoke")
-  narrow_cfg.model.update(num_remap_layers=1, remap_widths=(8,), first_width=4)
-  narrow = steps.create_train_state(
-      jax.random.key(5), make_model(narrow_cfg.model), stacks.num_channels("rgb_cf_knn"),
-      optim.make_optimizer(cfg.train), cfg.train.loss).params
+  _, narrow = tiny_network("rgb_cf_knn", first_width=4, seed=5)
   with pytest.raises(MattingInputError, match="do not fit") as error:
     checkpoints.initial_params(exported, narrow)
   assert error.value.field == "train.init_from"
