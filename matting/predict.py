@@ -54,9 +54,10 @@ def predict_image(params, cfg, image, trimap, keep_known=True, knn_max_pixels=KN
   'jax': any JAX backend; `inference.run_network`)."""
   from matting.models import inference
   combination = cfg.inputs.combination
-  params = {m: {"max_pixels": knn_max_pixels} for m in classic.KNN_METHODS}
-  params["cf"] = {"max_pixels": cf_max_pixels}
-  mattes = classic.classic_alphas(stacks.classic_methods(combination), image, trimap, params)
+  solver_params = {m: {"max_pixels": knn_max_pixels} for m in classic.KNN_METHODS}
+  solver_params["cf"] = {"max_pixels": cf_max_pixels}
+  mattes = classic.classic_alphas(stacks.classic_methods(combination), image, trimap,
+                                  solver_params)
   stack = stacks.input_stack(image, trimap, mattes, combination)
   return inference.run_network(params, cfg.model, stack,
                                keep_known=trimap if keep_known else None, engine=engine)
