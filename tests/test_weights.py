@@ -140,6 +140,25 @@ def test_cli_predict_uses_shipped_weights(monkeypatch, exported, tiny_run, examp
   np.testing.assert_array_equal(np.load(out), expected)
 
 
+def test_predict_with_a_knn_rgb_model(tmp_path):
+  """A model taking the RGB KNN matte gets it from predict_image, at the KNN working
+  resolution (knn_max_pixels) like the HSV one."""
+  from matting.classic import closed_form, knn
+  from matting.models import inference
+  from tests.conftest import two_colour_example
+  from tests.tiny_model import write_tiny_weights
+  params, cfg = predict.load_model(write_tiny_weights(tmp_path / "w.npz", 0, "rgb_cf_knnrgb"))
+  image, trimap, _ = two_colour_example()
+  mattes = {"cf": closed_form.closed_form_alpha(image, trimap),
+            "knn_rgb": knn.knn_rgb_alpha(image, trimap)}
+  expected = inference.run_network(params, cfg.model,
+                                   stacks.input_stack(image, trimap, mattes, "rgb_cf_knnrgb"),
+                                   keep_known=trimap, engine="numpy")
+  np.testing.assert_array_equal(predict.predict_image(params, cfg, image, trimap), expected)
+  capped = predict.predict_image(params, cfg, image, trimap, knn_max_pixels=300)
+  assert not np.array_equal(capped, expected)
+
+
 @pytest.mark.parametrize("method", ["knn", "cf"])
 def test_cli_working_resolution_flags(method, monkeypatch, exported, example_files, tmp_path,
                                       capsys):
