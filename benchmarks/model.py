@@ -127,8 +127,8 @@ def seeded_batch(size, seed=0):
 
 
 def print_size_table(rows):
-  print(f"default impl forward by size (x numpy = speed-up over the NumPy engine, this run; "
-        f"max |diff| = largest alpha difference from it)")
+  print("default impl forward by size (x numpy = speed-up over the NumPy engine, this run; "
+        "max |diff| = largest alpha difference from it)")
   header = ("MP", "HxW", "first_s", "median_s", "numpy_s", "x numpy", "dev peak MB", "max |diff|")
   print("".join(f"{h:>13}" for h in header))
   for r in rows:
