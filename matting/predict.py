@@ -49,8 +49,8 @@ CF_MAX_PIXELS = None
 def predict_image(params, cfg, image, trimap, keep_known=True, knn_max_pixels=KNN_MAX_PIXELS,
                   cf_max_pixels=CF_MAX_PIXELS, engine="numpy"):
   """Alpha (H, W) for one image: computes the classic mattes the model's inputs need, the KNN
-  (HSV or RGB) and closed-form ones at working resolutions of at most `knn_max_pixels` / `cf_max_pixels`
-  (None: full resolution), and runs the network with `engine` ('numpy': CPU, no JAX start-up;
+  (HSV or RGB) and closed-form ones at working resolutions of at most `knn_max_pixels` /
+  `cf_max_pixels` (None: full resolution), and runs the network with `engine` ('numpy': CPU, no JAX start-up;
   'jax': any JAX backend; `inference.run_network`)."""
   from matting.models import inference
   combination = cfg.inputs.combination

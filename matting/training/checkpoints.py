@@ -327,9 +327,9 @@ def initial_params(path, params, combination=None):
   function at the start: a run with input `combination` may add input channels to the
   source's (the first layer's weights of every source channel are carried over by name, or
   to its stand-in, e.g. knn to knn_rgb; those of a new channel start at zero), and a run
-  may have a wider first layer (the
-  source's filters come first, the new ones keep their fresh initialisation and the second
-  layer's weights from them start at zero, so they learn without changing the start).
+  may have a wider first layer (the source's filters come first, the new ones keep their
+  fresh initialisation and the second layer's weights from them start at zero, so they
+  learn without changing the start).
   Errors name the field train.init_from."""
   try:
     if os.path.isdir(path):
