@@ -237,7 +237,7 @@ def _working_resolutions(args):
 def _add_memory_argument(p):
   p.add_argument("--max-memory", default=None, metavar="SIZE",
                  help="memory budget of the closed-form solve, e.g. 4G or 800M: above it the "
-                      "solve runs in overlapping tiles (default: half the available memory)")
+                      "solve runs in overlapping tiles (default: half the machine's RAM)")
 
 
 def _add_matte_output(p):

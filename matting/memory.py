@@ -1,9 +1,12 @@
 """Memory budgets: parsing sizes like '4G', the default budget, and the up-front size checks.
 
 The closed-form solve tiles its unknown region when one exact factorisation would not fit
-`max_memory` (see closed_form.py); images whose decoded arrays alone would not fit are
-refused before decoding, with a message naming the size and what to do, rather than left
-to the kernel's OOM killer.
+`max_memory` (see closed_form.py). The budget decides the tiles, so it is fixed per machine
+(a fraction of its RAM), never the memory free at the moment: the same command gives the
+same matte however busy the machine is. What is free at the moment only decides whether a
+solve may start (`require`): a solve, or an image whose decoded arrays, would not fit is
+refused with a message naming the size and what to do, rather than left to the kernel's
+OOM killer.
 """
 
 import contextlib
@@ -12,7 +15,7 @@ import re
 from matting.errors import MattingInputError
 
 _UNITS = {"": 1, "B": 1, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}
-DEFAULT_FRACTION = 0.5  # Of MemAvailable: other processes keep the rest.
+DEFAULT_FRACTION = 0.5  # Of MemTotal: other processes keep the rest.
 FALLBACK_BYTES = 4 * 2 ** 30  # Where /proc/meminfo is unreadable.
 
 
@@ -38,22 +41,45 @@ def format_size(num_bytes):
   return f"{num_bytes / 2 ** 20:.0f} MB"
 
 
-def available_bytes():
-  """MemAvailable from /proc/meminfo, or None where it cannot be read."""
+def _meminfo(field):
+  """A field of /proc/meminfo in bytes, or None where it cannot be read."""
   try:
     with open("/proc/meminfo") as f:
       for line in f:
-        if line.startswith("MemAvailable:"):
+        if line.startswith(field + ":"):
           return int(line.split()[1]) * 1024
   except (OSError, ValueError, IndexError):
     pass
   return None
 
 
+def available_bytes():
+  """The memory available now (MemAvailable), or None where it cannot be read."""
+  return _meminfo("MemAvailable")
+
+
+def total_bytes():
+  """The machine's RAM (MemTotal), or None where it cannot be read."""
+  return _meminfo("MemTotal")
+
+
 def default_max_memory():
-  """The budget when none is given: half of the memory available now."""
+  """The budget when none is given: half of the machine's RAM. Not of the memory available
+  now, which would make the tiles, hence the matte, depend on the machine's load (GT26
+  upscaled 3x: SAD 195.59 under a 1 GB budget, 197.95 under 2-11 GB; BUILD_NOTES.md)."""
+  total = total_bytes()
+  return FALLBACK_BYTES if total is None else int(DEFAULT_FRACTION * total)
+
+
+def require(need, what, advice, field=None):
+  """Raises MattingInputError '<what> needs about <need>, more than the <free> of memory
+  available; <advice>' when `need` bytes exceed the memory available now (nothing where
+  that cannot be read)."""
   available = available_bytes()
-  return FALLBACK_BYTES if available is None else int(DEFAULT_FRACTION * available)
+  if available is not None and need > available:
+    raise MattingInputError(f"{what} needs about {format_size(need)}, more than the "
+                            f"{format_size(available)} of memory available; {advice}",
+                            field=field)
 
 
 _scope = []  # Budgets set by `max_memory_scope`, innermost last (a plain list: solver threads

@@ -23,3 +23,17 @@ def test_unknown_method_raises_before_solving():
   image, trimap, _ = two_colour_example(20, 24)
   with pytest.raises(ValueError, match="bayesian"):
     classic.classic_alphas(("cf", "bayesian"), image, trimap)
+
+
+def test_with_little_memory_free_the_solves_run_one_by_one_with_the_same_mattes(monkeypatch):
+  """Only the order of the solves follows the memory free now, never a matte."""
+  from concurrent import futures
+  from matting import memory
+  from matting.classic import closed_form, knn
+  image, trimap, _ = two_colour_example(48, 60)
+  side_by_side = classic.classic_alphas(("cf", "knn"), image, trimap)
+  one = max(closed_form.peak_bytes(trimap), knn.knn_bytes(trimap))
+  monkeypatch.setattr(memory, "available_bytes", lambda: one)  # Room for one solve at a time.
+  monkeypatch.setattr(futures, "ThreadPoolExecutor", None)  # Threads would fail here.
+  for method, alpha in classic.classic_alphas(("cf", "knn"), image, trimap).items():
+    np.testing.assert_array_equal(alpha, side_by_side[method])

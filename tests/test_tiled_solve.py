@@ -79,7 +79,33 @@ def test_parse_size():
       memory.parse_size(bad)
   with memory.max_memory_scope("2G"):
     assert memory.resolve_max_memory(None) == 2 * 2 ** 30
-  assert memory.resolve_max_memory(None) == memory.default_max_memory() or True
+  assert memory.resolve_max_memory(None) == memory.default_max_memory()
+
+
+def test_the_default_budget_is_half_the_ram_whatever_is_free_now(monkeypatch):
+  monkeypatch.setattr(memory, "_meminfo", {"MemTotal": 16 * 2 ** 30, "MemAvailable": 2 ** 30}.get)
+  assert memory.default_max_memory() == 8 * 2 ** 30
+  monkeypatch.setattr(memory, "_meminfo", lambda field: None)  # No /proc/meminfo.
+  assert memory.default_max_memory() == memory.FALLBACK_BYTES
+
+
+def test_the_matte_does_not_depend_on_the_memory_free_now(example, monkeypatch):
+  """The tiles follow the budget only: with little memory free the same matte comes back (or
+  a clear refusal), never other tiles (issue 11: GT26 3x gave another matte under load)."""
+  image, trimap = example.image, example.trimap
+  monkeypatch.setattr(closed_form, "MIN_TILE_VARIABLES", 100)  # Tiles may shrink to 100.
+  kwargs = dict(tile_variables=1500, overlap=24)
+  size, need, _ = closed_form.solve_plan(trimap, 1, "soft", None, None, 1500, 24)
+  assert size == 1500
+  free = closed_form_alpha(image, trimap, **kwargs)
+  # Room for one tile's solve only: a budget of half of that would have shrunk the tiles.
+  monkeypatch.setattr(memory, "available_bytes", lambda: need + 1)
+  assert closed_form.solve_plan(trimap, 1, "soft", need // 2, None, 1500, 24)[0] < 1500
+  np.testing.assert_array_equal(closed_form_alpha(image, trimap, **kwargs), free)
+  monkeypatch.setattr(memory, "available_bytes", lambda: need - 1)
+  with pytest.raises(MattingInputError, match=r"200x150 image .* of memory available") as error:
+    closed_form_alpha(image, trimap, **kwargs)
+  assert error.value.field == "max_memory"
 
 
 def test_cli_budget_too_small_exits_2_with_one_line(tmp_path, example):
@@ -101,7 +127,7 @@ def test_image_too_large_to_decode_is_refused_before_decoding(tmp_path, monkeypa
   path = tmp_path / "big.png"
   iio.imwrite(path, np.zeros((300, 400, 3), np.uint8))
   monkeypatch.setattr(memory, "available_bytes", lambda: 1_000_000)
-  with pytest.raises(MattingInputError, match=r"400x300 image .* to decode"):
+  with pytest.raises(MattingInputError, match=r"decoding a 400x300 image .* memory available"):
     io.read_image(path)
 
 

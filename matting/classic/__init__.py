@@ -49,27 +49,23 @@ def classic_alphas(methods, image, trimap, params=None):
   for method in methods:
     classic_solver(method)  # Imports (and name errors) in this thread, before the pool.
   params = {m: dict((params or {}).get(m, {})) for m in methods}
-  if len(methods) < 2:
+  if len(methods) < 2 or not _fit_side_by_side(methods, trimap, params):  # One by one.
     return {m: classic_alpha(m, image, trimap, **params[m]) for m in methods}
-  knn = [m for m in methods if m in KNN_METHODS]
-  if "cf" in methods and knn:  # CF tiles within what the KNN solves leave of the budget.
-    cf_budget = _budget_beside_knn(trimap, [params[m].get("max_pixels") for m in knn])
-    if cf_budget is None:  # Too little for both at once: one after the other, each in full.
-      return {m: classic_alpha(m, image, trimap, **params[m]) for m in methods}
-    params["cf"].setdefault("max_memory", cf_budget)
   with ThreadPoolExecutor(len(methods)) as pool:
     futures = {m: pool.submit(classic_alpha, m, image, trimap, **params[m]) for m in methods}
     return {m: f.result() for m, f in futures.items()}
 
 
-def _budget_beside_knn(trimap, knn_max_pixels=(None,)):
-  """The memory budget minus the estimates of the KNN solves (one per entry of
-  `knn_max_pixels`), for a CF solve running beside them; None when that leaves CF less than
-  its smallest tiled solve (then they run one after the other)."""
+def _fit_side_by_side(methods, trimap, params):
+  """Whether the closed-form and KNN solves' estimated peaks fit together in the memory
+  available now. Only the order of the solves depends on it, never a matte: each solve's
+  tiles follow its own budget (closed_form.solve_plan)."""
   from matting import memory
   from matting.classic import closed_form, knn
-  budget = memory.resolve_max_memory(None)
-  need = sum(knn.knn_bytes(trimap, max_pixels=m) for m in knn_max_pixels)
-  smallest = (closed_form.PIXEL_BYTES * trimap.size
-              + 2 * closed_form.solve_bytes(closed_form.MIN_TILE_VARIABLES))
-  return budget - need if budget - need >= smallest else None
+  knn_methods = [m for m in methods if m in KNN_METHODS]
+  if "cf" not in methods or not knn_methods:
+    return True
+  need = closed_form.peak_bytes(trimap, **params["cf"]) + sum(
+      knn.knn_bytes(trimap, max_pixels=params[m].get("max_pixels")) for m in knn_methods)
+  available = memory.available_bytes()
+  return available is None or need <= available

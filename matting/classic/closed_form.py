@@ -308,7 +308,7 @@ def _tile_pool(num_tiles, tile_bytes, spare_bytes):
 
 
 def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, params,
-                 max_memory, budget):
+                 max_memory):
   """Alpha (H, W) float64 (unclipped) by overlapping domain decomposition (TILE_VARIABLES).
 
   The rings of the tiles (`_Tile`) first take their values from the half-resolution matte
@@ -322,9 +322,11 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
   radius = params["radius"]
   tiles = [_Tile(trimap, core, overlap, params) for core in _tile_cores(variables, tile_variables)]
   tile_bytes = solve_bytes(max(np.prod(tile.shape) for tile in tiles))
-  # Started first, so that the workers' start-up overlaps the coarse solve.
-  pool = None if sweeps else _tile_pool(len(tiles), tile_bytes,
-                                        budget - PIXEL_BYTES * trimap.size)
+  # Started first, so that the workers' start-up overlaps the coarse solve. How many run
+  # at once may depend on the memory free now: the matte does not.
+  from matting.memory import available_bytes, resolve_max_memory
+  room = min(resolve_max_memory(max_memory), available_bytes() or float("inf"))
+  pool = None if sweeps else _tile_pool(len(tiles), tile_bytes, room - PIXEL_BYTES * trimap.size)
   small_image, small_trimap = resolution.downsample(image, trimap, RING_FACTOR)
   fg_s, bg_s, _ = trimap_masks(small_trimap)
   # The pool's exit kills its workers on an error or Ctrl-C, else lets them finish.
@@ -356,8 +358,9 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
   return alpha
 
 
-def _tile_size(num_pixels, num_variables, tile_variables, overlap, budget, shape):
-  """Unknowns per tile that fit `budget` with the whole-image arrays; raises if none does."""
+def _tile_size(num_pixels, num_variables, tile_variables, overlap, budget, describe):
+  """(unknowns per tile that fit `budget` with the whole-image arrays, the peak bytes of
+  solving them one by one); raises if no tile size fits."""
   from matting.memory import format_size
   overhead = PIXEL_BYTES * num_pixels
   size = int(tile_variables)
@@ -371,11 +374,45 @@ def _tile_size(num_pixels, num_variables, tile_variables, overlap, budget, shape
   needed = overhead + solve_bytes(grown(min(size, num_variables)))
   if needed > budget:
     raise MattingInputError(
-        f"closed-form matting of a {shape[1]}x{shape[0]} image ({num_pixels / 1e6:.1f} MP, "
-        f"{num_variables} pixels to solve) needs at least {format_size(needed)} even in "
-        f"tiles, more than the memory budget of {format_size(budget)}; raise the budget or "
-        "downscale the image", field="max_memory")
-  return size
+        f"{describe} needs at least {format_size(needed)} even in tiles, more than the memory "
+        f"budget of {format_size(budget)}; raise the budget or downscale the image",
+        field="max_memory")
+  return size, needed
+
+
+def solve_plan(trimap, radius=1, constraint="soft", max_memory=None, tiled=None,
+               tile_variables=TILE_VARIABLES, overlap=OVERLAP):
+  """How `closed_form_alpha` (preconditioner 'cholesky') solves this trimap:
+  (unknowns per tile, or None for one untiled solve; its estimated peak bytes with the tiles
+  solved one by one; a description of the problem for messages).
+
+  Depends on the budget (`memory.resolve_max_memory`: fixed per machine unless given), never
+  on the memory free at the moment, so the matte does not depend on the machine's load.
+  """
+  from matting.memory import resolve_max_memory
+  budget = resolve_max_memory(max_memory)
+  count = int(_variables(trimap, radius, constraint).sum())
+  height, width = trimap.shape
+  describe = (f"closed-form matting of a {width}x{height} image ({trimap.size / 1e6:.1f} MP, "
+              f"{count} pixels to solve)")
+  untiled_bytes = 40 * trimap.size + solve_bytes(count)
+  if tiled or count > 1.25 * tile_variables or untiled_bytes > budget:
+    return (*_tile_size(trimap.size, count, tile_variables, overlap, budget, describe), describe)
+  return None, untiled_bytes, describe
+
+
+def peak_bytes(trimap, radius=1, constraint="soft", preconditioner="cholesky", max_memory=None,
+               tiled=None, tile_variables=TILE_VARIABLES, overlap=OVERLAP, max_pixels=None,
+               **_):
+  """Estimated peak memory of `closed_form_alpha` with these keyword arguments (others are
+  ignored), e.g. to decide whether it may run beside another solve."""
+  trimap = np.asarray(trimap)
+  if max_pixels is not None and trimap.size > max_pixels:
+    factor = resolution.factor_for(trimap.size, max_pixels)
+    trimap = trimap[::factor, ::factor]
+  if preconditioner == "cholesky" and tiled is not False:
+    return solve_plan(trimap, radius, constraint, max_memory, tiled, tile_variables, overlap)[1]
+  return 40 * trimap.size + solve_bytes(int(_variables(trimap, radius, constraint).sum()))
 
 
 def _check_params(eps, radius, lam, rtol, maxiter, tile_variables, overlap, sweeps):
@@ -420,9 +457,10 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
     coarse_to_fine: whether to start from the half-resolution solution.
     maxiter: CG iteration cap.
     max_memory: memory budget in bytes (or '4G'); None: the enclosing
-      `memory.max_memory_scope` (the CLI's --max-memory), else half of MemAvailable. The exact
-      solve tiles when one factorisation would not fit it (`solve_bytes`); raises
-      MattingInputError when even the smallest tiles would not.
+      `memory.max_memory_scope` (the CLI's --max-memory), else half of the machine's RAM. The
+      exact solve tiles when one factorisation would not fit it (`solve_bytes`); raises
+      MattingInputError when even the smallest tiles would not, or when the planned solve
+      would not fit in the memory available now (`solve_plan`).
     tiled: True / False forces / forbids the tiled solve ('cholesky' only); None tiles
       above tile_variables unknowns or when the budget asks for it.
     tile_variables: unknowns per tile at most.
@@ -447,16 +485,15 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
   params = dict(eps=eps, radius=radius, lam=lam, constraint=constraint,
                 preconditioner=preconditioner, rtol=rtol, maxiter=maxiter)
   if preconditioner == "cholesky" and tiled is not False:
-    from matting.memory import resolve_max_memory
-    budget = resolve_max_memory(max_memory)
-    variables = _variables(trimap, radius, constraint)
-    count = int(variables.sum())
-    untiled_bytes = 40 * trimap.size + solve_bytes(count)
-    if tiled or count > 1.25 * tile_variables or untiled_bytes > budget:
-      size = _tile_size(trimap.size, count, tile_variables, overlap, budget, trimap.shape)
+    from matting.memory import require
+    size, need, describe = solve_plan(trimap, radius, constraint, max_memory, tiled,
+                                      tile_variables, overlap)
+    require(need, describe, "free memory, or pass a smaller max_memory to solve it in "
+            "smaller tiles", field="max_memory")
+    if size is not None:
       params.pop("preconditioner")
-      alpha = _tiled_alpha(image, trimap, variables, size, overlap, sweeps, params, max_memory,
-                           budget)
+      alpha = _tiled_alpha(image, trimap, _variables(trimap, radius, constraint), size, overlap,
+                           sweeps, params, max_memory)
       return np.clip(alpha, 0.0, 1.0).astype(np.float32)
   x0 = coarse_to_fine_guess(image, trimap, **params) if coarse_to_fine else None
   alpha = sparse_solve.solve_alpha(closed_form_laplacian(image, eps, radius, known=~unknown),

@@ -267,14 +267,10 @@ def knn_bytes(trimap, search_margin=10, max_pixels=None):
 
 def _check_memory(trimap, search_margin):
   """Refuses, before any work, a solve whose estimate exceeds the memory available now."""
-  from matting.memory import available_bytes, format_size
-  available = available_bytes()
+  from matting.memory import require
   need = knn_bytes(trimap, search_margin if search_margin is not None else max(trimap.shape))
-  if available is not None and need > available:
-    raise MattingInputError(
-        f"KNN matting of a {trimap.shape[1]}x{trimap.shape[0]} image needs about "
-        f"{format_size(need)}, more than the {format_size(available)} of memory available; "
-        "downscale the image or free memory")
+  require(need, f"KNN matting of a {trimap.shape[1]}x{trimap.shape[0]} image",
+          "downscale the image or free memory")
 
 
 def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_space="hsv",

@@ -75,18 +75,14 @@ def image_header(path):
 def check_decoded_size(path):
   """Refuses, before decoding, an image whose decoded arrays would not fit in the memory
   available (the file's pixels, a float64 conversion and the float32 result)."""
-  from matting.memory import available_bytes, format_size
+  from matting.memory import require
   header = image_header(path)
-  available = available_bytes()
-  if header is None or available is None:
+  if header is None:
     return
   height, width, channels, sample = header
-  need = height * width * channels * (sample + 8 + 4)
-  if need > available:
-    raise MattingInputError(
-        f"{path}: a {width}x{height} image ({height * width / 1e6:.0f} MP) needs about "
-        f"{format_size(need)} to decode, more than the {format_size(available)} of memory "
-        "available; downscale it or free memory")
+  require(height * width * channels * (sample + 8 + 4),
+          f"{path}: decoding a {width}x{height} image ({height * width / 1e6:.0f} MP)",
+          "downscale it or free memory")
 
 
 def _read_array(path):
