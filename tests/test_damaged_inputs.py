@@ -406,7 +406,8 @@ def _train_cfg():
     ("train.warmup_steps", -1), ("train.warmup_steps", 60), ("train.grad_weight", -0.5),
     ("train.grad_weight", float("nan")), ("checkpoint.keep_last", 0),
     ("checkpoint.best_metric", "mse"),
-    ("patches.num_patches", 0), ("patches.stride", 0), ("augment.flip_prob", 1.5),
+    ("patches.num_patches", 0), ("patches.stride", 0), ("patches.hard_weight", -1.0),
+    ("patches.hard_weight", float("nan")), ("augment.flip_prob", 1.5),
     ("augment.scale_range", (1.2, 0.8)), ("model.first_width", 0),
     ("model.remap_widths", (64, 0, 64, 32)), ("data.synthetic.num", 0),
     ("data.synthetic.height", 8)])

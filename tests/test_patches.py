@@ -191,3 +191,41 @@ def test_build_patch_set_without_unknown_pixels_is_a_clear_error():
   trimap[:, 20:] = 1.0
   with pytest.raises(MattingInputError, match="no training patch fits"):
     patches.build_patch_set([(stack, trimap, trimap)], 10, seed=0)
+
+
+def test_hard_weights_and_weighted_sampling_without_replacement():
+  np.testing.assert_allclose(patches.hard_weights([0.0, 2.0, 4.0], 2.0), [1.0, 3.0, 5.0])
+  np.testing.assert_array_equal(patches.hard_weights([0.0, 0.0], 5.0), [1.0, 1.0])
+  members = np.arange(100, 200)
+  weights = np.where(members < 110, 50.0, 1.0)  # Ten heavy members.
+  counts = np.zeros(100, int)
+  rng = np.random.default_rng(0)
+  for _ in range(200):
+    picked = patches._weighted_sample(members, 20, weights, rng)
+    assert len(np.unique(picked)) == 20 and np.isin(picked, members).all()
+    counts[picked - 100] += 1
+  # Uniform draws would pick each member 40 times; the heavy ones come nearly every time.
+  assert counts[:10].min() > 180 and counts[10:].mean() < 30
+
+
+def test_hard_weight_draws_more_patches_where_the_classic_mattes_are_wrong():
+  """Each example twice: channel 3 is the GT (a perfect input) in the first copy and 1 - GT in
+  the second. With hard_weight most patches come from the second copies, still balanced over
+  the clusters (which hold both copies alike)."""
+  examples = []
+  for stack, alpha, trimap in _synthetic_examples(channels=4):
+    for matte in (alpha, 1.0 - alpha):
+      examples.append((np.concatenate([stack[..., :3], matte[..., None]], axis=-1), alpha,
+                       trimap))
+  kwargs = dict(num_patches=200, seed=0, max_per_image=300, stride=1)
+  plain = patches.build_patch_set(examples, **kwargs)
+  hard = patches.build_patch_set(examples, **kwargs, hard_weight=10.0, classic_channels=[3])
+  wrong = [(out["image_index"] % 2 == 1).mean() for out in (plain, hard)]
+  assert 0.35 < wrong[0] < 0.65 and wrong[1] > 0.8
+  sampled = patches.cluster_counts(hard["labels"], 20)
+  nonempty = hard["counts"] > 0
+  assert sampled[nonempty].max() - sampled[nonempty].min() <= 1
+  again = patches.build_patch_set(examples, **kwargs, hard_weight=10.0, classic_channels=[3])
+  np.testing.assert_array_equal(again["centers"], hard["centers"])
+  with pytest.raises(MattingInputError, match="classic mattes"):
+    patches.build_patch_set(examples, **kwargs, hard_weight=1.0)

@@ -27,8 +27,9 @@ from matting.data.io import atomic_path
 # all of them, SOLVER_VERSIONS for one (methods not listed are at version 1 of their own).
 CACHE_VERSION = 1
 # knn 2: the approximate neighbour search (knn.SEARCH_EPS); 3: CG to rtol 1e-6 (knn.RTOL).
-# knn_rgb runs knn's solver: bump the two together.
-SOLVER_VERSIONS = {"knn": 3, "knn_rgb": 3}
+# knn_rgb runs knn's solver: bump the two together. cf 2: the tiles follow a budget fixed per
+# machine (earlier entries of large images may hold tiles set by the memory free then).
+SOLVER_VERSIONS = {"cf": 2, "knn": 3, "knn_rgb": 3}
 
 
 def cache_key(image, trimap, method, params=None):

@@ -5,11 +5,15 @@ the central 15x15 alpha (6 pixels lost on each side). Patches are centred in the
 unknown region, described by two counts over their 15x15 target — pixels with alpha > 0 and
 pixels with a non-zero alpha gradient (many of the first and few of the second: a sharp
 boundary; few and many: long hair) — clustered into 20 groups by k-means, and sampled
-equally from every group so that no one kind of matte dominates training.
+equally from every group so that no one kind of matte dominates training. Optionally
+(`hard_weight` > 0, not in the paper) the patches within a group are drawn in proportion to
+1 + hard_weight * (error of the better classic input there) / (its mean), so that training
+sees more of the places where neither input is right.
 """
 
 import numpy as np
 from absl import logging
+from scipy import ndimage
 from scipy.cluster import vq
 
 from matting.data.trimap import trimap_masks
@@ -119,13 +123,37 @@ def cluster_counts(labels, num_clusters=20):
   return np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_clusters)
 
 
-def balanced_indices(labels, num_samples, rng):
+def classic_error(stack, alpha, channels):
+  """(H, W) float32: the smallest |matte - alpha| over the stack's `channels` (the classic
+  mattes) at each pixel, averaged over the 15x15 target window centred there."""
+  alpha = np.asarray(alpha, dtype=np.float32)
+  error = np.min([np.abs(np.asarray(stack[..., c], np.float32) - alpha) for c in channels],
+                 axis=0)
+  return ndimage.uniform_filter(error, PATCH_OUT, mode="nearest")
+
+
+def hard_weights(errors, hard_weight):
+  """Sampling weights 1 + hard_weight * error / mean error (all 1 when the errors are 0)."""
+  errors = np.asarray(errors, dtype=np.float64)
+  mean = errors.mean() if len(errors) else 0.0
+  return 1.0 + hard_weight * (errors / mean if mean > 0 else 0.0 * errors)
+
+
+def _weighted_sample(members, n, weights, rng):
+  """n of `members` without replacement, each drawn with probability proportional to its
+  weight (Efraimidis & Spirakis 2006: the n largest u^(1/w))."""
+  keys = np.log(rng.random(len(members))) / weights
+  return members[np.sort(np.argpartition(-keys, n - 1)[:n])] if n else members[:0]
+
+
+def balanced_indices(labels, num_samples, rng, weights=None):
   """num_samples indices drawn equally from every non-empty cluster, shuffled.
 
   Each cluster gets num_samples // m (m non-empty clusters; the remainder goes one each to
   randomly chosen clusters). A cluster with enough patches is sampled without replacement; a
   smaller one gives all its patches once and fills the rest with replacement, so rare kinds
-  of patch are repeated rather than under-represented.
+  of patch are repeated rather than under-represented. `weights` (n,) > 0, if given, makes
+  a patch's chance within its cluster proportional to its weight.
   """
   labels = np.asarray(labels, dtype=np.int64)
   clusters = np.unique(labels)
@@ -136,15 +164,21 @@ def balanced_indices(labels, num_samples, rng):
   picked = []
   for cluster, n in zip(clusters, quota):
     members = np.flatnonzero(labels == cluster)
-    if n <= len(members):
-      picked.append(rng.choice(members, n, replace=False))
+    if weights is None:
+      if n <= len(members):
+        picked.append(rng.choice(members, n, replace=False))
+      else:
+        picked.extend([members, rng.choice(members, n - len(members), replace=True)])
+    elif n <= len(members):
+      picked.append(_weighted_sample(members, n, weights[members], rng))
     else:
-      picked.extend([members, rng.choice(members, n - len(members), replace=True)])
+      p = weights[members] / weights[members].sum()
+      picked.extend([members, rng.choice(members, n - len(members), replace=True, p=p)])
   return rng.permutation(np.concatenate(picked))
 
 
 def build_patch_set(examples, num_patches, seed, max_per_image=None, num_clusters=20, stride=1,
-                    input_dtype=np.float32):
+                    input_dtype=np.float32, hard_weight=0.0, classic_channels=()):
   """A balanced training set of num_patches (input, target) pairs (§4.1).
 
   Two passes keep memory to the chosen patches: the first reads alpha and trimap only
@@ -162,6 +196,10 @@ def build_patch_set(examples, num_patches, seed, max_per_image=None, num_cluster
     num_clusters: k-means groups (20 in the paper).
     stride: spacing of candidate centres.
     input_dtype: dtype of the stored inputs.
+    hard_weight: > 0 draws patches within a cluster in proportion to 1 + hard_weight *
+      (error of the better classic input over the target) / (its mean over all candidates);
+      the first pass then reads the stacks' `classic_channels` too. 0: the paper's sampling.
+    classic_channels: the stack channels holding classic mattes (for hard_weight).
 
   Returns:
     dict with inputs (n, 27, 27, C) input_dtype, targets (n, 15, 15) float32, labels (n,)
@@ -171,13 +209,18 @@ def build_patch_set(examples, num_patches, seed, max_per_image=None, num_cluster
   if iter(examples) is examples:
     raise TypeError("build_patch_set reads examples twice: pass a sequence, not an iterator")
   rng = np.random.default_rng(seed)
-  centers, image_index, features = [], [], []
-  for index, (_, alpha, trimap) in enumerate(examples):
+  if hard_weight and not len(classic_channels):
+    raise MattingInputError("hard_weight needs classic mattes among the inputs",
+                            field="patches.hard_weight")
+  centers, image_index, features, errors = [], [], [], []
+  for index, (stack, alpha, trimap) in enumerate(examples):
     image_centers = patch_centers(trimap, rng, max_per_image, stride)
     targets = _windows(np.asarray(alpha, dtype=np.float32), image_centers, PATCH_OUT)
     centers.append(image_centers)
     image_index.append(np.full(len(image_centers), index, dtype=np.int64))
     features.append(patch_features(targets))
+    if hard_weight:
+      errors.append(classic_error(stack, alpha, classic_channels)[tuple(image_centers.T)])
   centers, image_index = np.concatenate(centers), np.concatenate(image_index)
   if len(centers) == 0:
     raise MattingInputError(f"no unknown pixel lies {_HALF_IN}+ pixels inside any image: "
@@ -185,7 +228,8 @@ def build_patch_set(examples, num_patches, seed, max_per_image=None, num_cluster
   labels = cluster_patches(np.concatenate(features), num_clusters, seed)
   counts = cluster_counts(labels, num_clusters)
   logging.info("patch candidates per cluster: %s", counts.tolist())
-  chosen = balanced_indices(labels, num_patches, rng)
+  weights = hard_weights(np.concatenate(errors), hard_weight) if hard_weight else None
+  chosen = balanced_indices(labels, num_patches, rng, weights)
 
   num_channels = examples[0][0].shape[-1]
   inputs = np.empty((num_patches, PATCH_IN, PATCH_IN, num_channels), dtype=input_dtype)

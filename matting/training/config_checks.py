@@ -94,6 +94,7 @@ def check_config(cfg):
   # Patches and augmentation.
   for name in ("num_patches", "num_val_patches", "max_per_image", "num_clusters", "stride"):
     _integer(cfg, f"patches.{name}", 1)
+  _real(cfg, "patches.hard_weight", low=0)
   _integer(cfg, "augment.num_per_example", 0)
   _integer(cfg, "augment.num_backgrounds", 0)
   _real(cfg, "augment.max_angle_deg", low=0, high=180)
