@@ -207,6 +207,28 @@ def test_tiling_covers_image_within_budget():
   assert jax_forward.tiling(20, 30, 600) == (20, 30, 1, 1)
 
 
+def test_accelerator_tiles_are_bounded_by_the_device_memory(monkeypatch):
+  """Off CPU, one pass takes at most DEVICE_FRACTION of the device's memory at the measured
+  bytes per pixel: a 16 GB card gets tiles below 4096^2, a wider model smaller ones."""
+  from matting.models import jax_forward
+  limits = {}
+  monkeypatch.setattr(jax_forward, "device_memory_bytes", lambda device=None: limits["bytes"])
+  model = dcnn.make_model(dcnn.default_model_config())
+  tiles = {}
+  for gb in (141, 16, 4):
+    limits["bytes"] = gb * 2 ** 30
+    tiles[gb] = jax_forward.default_tile_pixels("gpu", model, channels=6)
+  assert tiles[141] == jax_forward.MAX_TILE_PIXELS
+  assert jax_forward.MIN_TILE_PIXELS < tiles[4] < tiles[16] < jax_forward.MAX_TILE_PIXELS
+  per_pixel = jax_forward.DEVICE_BYTES_PER_PIXEL + jax_forward.TILES_PER_CALL * 4 * 7
+  assert tiles[16] * per_pixel <= jax_forward.DEVICE_FRACTION * 16 * 2 ** 30
+  wide = dcnn.make_model({**dcnn.default_model_config(), "first_width": 128})
+  assert jax_forward.default_tile_pixels("gpu", wide, channels=6) < tiles[4]
+  limits["bytes"] = None  # A backend that keeps no count.
+  assert jax_forward.default_tile_pixels("gpu", model) == jax_forward.MAX_TILE_PIXELS
+  assert jax_forward.default_tile_pixels("cpu", model) == 128 * 128
+
+
 def test_keep_known_uses_trimap_values():
   cfg, _, params, inputs = inference_setup(25, 20, seed=2)
   trimap = np.full((25, 20), 0.5, np.float32)

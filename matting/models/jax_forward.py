@@ -15,12 +15,38 @@ import numpy as np
 from matting.models.dcnn import make_model
 
 
-def default_tile_pixels(backend=None):
-  """Output pixels per forward pass: small tiles keep CPU activations in cache (2x faster)."""
-  return 128 * 128 if (backend or jax.default_backend()) == "cpu" else 4096 * 4096
-
-
 TILES_PER_CALL = 8
+# Off CPU one pass covers as much as the device's memory allows. The measured device peak of
+# one untiled forward of the shipped network (64-wide layers) on an H200 was 0.98 / 5.2 /
+# 14.8 GB at 0.5 / 3 / 12 MP (BUILD_NOTES.md, "The GPU path"): at most 2.0 KB per output
+# pixel. A tile, with its group of TILES_PER_CALL input windows, gets DEVICE_FRACTION of the
+# device's memory; MAX_TILE_PIXELS bounds the compile time of one pass.
+DEVICE_BYTES_PER_PIXEL = 2048
+DEVICE_FRACTION = 0.5
+MAX_TILE_PIXELS = 4096 * 4096
+MIN_TILE_PIXELS = 256 * 256
+
+
+def device_memory_bytes(device=None):
+  """The device's memory for JAX's buffers (memory_stats' bytes_limit), or None where the
+  backend keeps no count (the CPU)."""
+  stats = (device or jax.devices()[0]).memory_stats() or {}
+  return stats.get("bytes_limit")
+
+
+def default_tile_pixels(backend=None, model=None, channels=5):
+  """Output pixels per forward pass. CPU: 128 x 128 (small tiles keep activations in cache,
+  2x faster). Accelerators: as many as DEVICE_FRACTION of the device's memory holds for
+  `model` (its widest layer scales the activations) and `channels` inputs, at most
+  MAX_TILE_PIXELS (one pass up to 4096 x 4096 on large cards)."""
+  if (backend or jax.default_backend()) == "cpu":
+    return 128 * 128
+  limit = device_memory_bytes()
+  if limit is None:
+    return MAX_TILE_PIXELS
+  width = max((model.first_width,) + tuple(model.remap_widths)) if model is not None else 64
+  per_pixel = DEVICE_BYTES_PER_PIXEL * width / 64 + TILES_PER_CALL * 4 * (channels + 1)
+  return int(min(MAX_TILE_PIXELS, max(MIN_TILE_PIXELS, DEVICE_FRACTION * limit // per_pixel)))
 
 
 def tiling(height, width, tile_pixels):
@@ -78,11 +104,13 @@ def forward_tiled(params, padded, model, layout, wanted=None):
 
 def forward(params, padded, model_config, wanted=None, tile_pixels=None):
   """Raw alpha (H, W) of an input stack zero-padded by the margin: one pass, or haloed tiles
-  of at most `tile_pixels` output pixels (None: `default_tile_pixels()`), skipping tiles
-  without `wanted` pixels. One compilation per (input shape, model config, tiling)."""
+  of at most `tile_pixels` output pixels (None: `default_tile_pixels`, bounded by the device's
+  memory), skipping tiles without `wanted` pixels. One compilation per (input shape, model
+  config, tiling)."""
   model = make_model(model_config)
   height, width = padded.shape[0] - 2 * model.margin, padded.shape[1] - 2 * model.margin
-  layout = tiling(height, width, tile_pixels or default_tile_pixels())
+  layout = tiling(height, width,
+                  tile_pixels or default_tile_pixels(model=model, channels=padded.shape[2]))
   if layout[2] * layout[3] == 1:
     return np.asarray(_forward_whole(params, padded, model))
   return forward_tiled(params, padded, model, layout, wanted)
