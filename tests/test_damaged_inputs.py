@@ -424,6 +424,16 @@ def test_check_config_names_the_field(field, value):
   assert error.value.field == field
 
 
+def test_hard_weight_without_classic_inputs_is_refused_before_any_work():
+  cfg = _train_cfg()
+  cfg.patches.hard_weight = 1.0
+  config_checks.check_config(cfg)  # rgb_cf_knn has classic mattes.
+  cfg.inputs.combination = "rgb_trimap"
+  with pytest.raises(MattingInputError, match="rgb_trimap") as error:
+    config_checks.check_config(cfg)
+  assert error.value.field == "patches.hard_weight"
+
+
 def test_check_config_accepts_every_shipped_experiment():
   import importlib
 

@@ -95,6 +95,12 @@ def check_config(cfg):
   for name in ("num_patches", "num_val_patches", "max_per_image", "num_clusters", "stride"):
     _integer(cfg, f"patches.{name}", 1)
   _real(cfg, "patches.hard_weight", low=0)
+  combination = _get(cfg, "inputs.combination")
+  if _get(cfg, "patches.hard_weight") not in (_MISSING, 0) and combination is not _MISSING:
+    from matting.inputs import stacks
+    if not stacks.classic_methods(combination):
+      raise MattingInputError(f"needs classic mattes among the inputs; {combination!r} has "
+                              "none", field="patches.hard_weight")
   _integer(cfg, "augment.num_per_example", 0)
   _integer(cfg, "augment.num_backgrounds", 0)
   _real(cfg, "augment.max_angle_deg", low=0, high=180)
