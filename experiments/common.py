@@ -68,7 +68,7 @@ def train_config(mode):
                  "scale_range": (0.75, 1.25), "flip_prob": 0.5}
   # hard_weight > 0: draw more patches where the classic inputs are wrong (patches.py).
   cfg.patches = {"num_patches": 20000, "num_val_patches": 2048, "max_per_image": 4000,
-                 "num_clusters": 20, "stride": 2, "hard_weight": 0.0}
+                 "num_clusters": 20, "stride": 2, "hard_weight": 0.0, "hard_error": "min"}
   if mode == "paper":
     # §4.1: >1e5 patches, SGD lr 1e-5 (Caffe's summed loss; see train_step), momentum 0.9.
     cfg.augment.num_per_example = 8

@@ -407,7 +407,8 @@ def _train_cfg():
     ("train.grad_weight", float("nan")), ("checkpoint.keep_last", 0),
     ("checkpoint.best_metric", "mse"),
     ("patches.num_patches", 0), ("patches.stride", 0), ("patches.hard_weight", -1.0),
-    ("patches.hard_weight", float("nan")), ("augment.flip_prob", 1.5),
+    ("patches.hard_weight", float("nan")), ("patches.hard_error", "max"),
+    ("augment.flip_prob", 1.5),
     ("augment.scale_range", (1.2, 0.8)), ("model.first_width", 0),
     ("model.remap_widths", (64, 0, 64, 32)), ("data.synthetic.num", 0),
     ("data.synthetic.height", 8)])

@@ -229,3 +229,21 @@ def test_hard_weight_draws_more_patches_where_the_classic_mattes_are_wrong():
   np.testing.assert_array_equal(again["centers"], hard["centers"])
   with pytest.raises(MattingInputError, match="classic mattes"):
     patches.build_patch_set(examples, **kwargs, hard_weight=1.0)
+
+
+def test_hard_error_min_counts_the_better_input_and_mean_both():
+  """Channel 3 is right everywhere, channel 4 wrong on the right half: the better input's
+  error is 0 everywhere, the mean error is large on the right only."""
+  alpha = np.zeros((40, 40), np.float32)
+  alpha[:, 10:30] = 1.0
+  stack = np.zeros((40, 40, 5), np.float32)
+  stack[..., 3] = alpha
+  stack[..., 4] = alpha
+  stack[:, 20:, 4] = 1.0 - alpha[:, 20:]
+  np.testing.assert_array_equal(patches.classic_error(stack, alpha, [3, 4], "min"), 0)
+  mean = patches.classic_error(stack, alpha, [3, 4], "mean")
+  assert mean[:, :12].max() == 0 and mean[:, 28:].min() == pytest.approx(0.5)
+  with pytest.raises(MattingInputError, match="'max'") as error:
+    patches.build_patch_set([(stack, alpha, np.full_like(alpha, 0.5))], 10, seed=0,
+                            hard_weight=1.0, classic_channels=[3, 4], hard_error="max")
+  assert error.value.field == "patches.hard_error"

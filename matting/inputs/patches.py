@@ -7,8 +7,10 @@ pixels with a non-zero alpha gradient (many of the first and few of the second: 
 boundary; few and many: long hair) — clustered into 20 groups by k-means, and sampled
 equally from every group so that no one kind of matte dominates training. Optionally
 (`hard_weight` > 0, not in the paper) the patches within a group are drawn in proportion to
-1 + hard_weight * (error of the better classic input there) / (its mean), so that training
-sees more of the places where neither input is right.
+1 + hard_weight * (error of the classic inputs there) / (its mean), so that training sees
+more of the places where the inputs are wrong: `hard_error` 'min' counts the better input's
+error (where neither is right), 'mean' their mean (also where one of them is wrong, e.g. a
+KNN matte that makes a veil opaque).
 """
 
 import numpy as np
@@ -123,13 +125,17 @@ def cluster_counts(labels, num_clusters=20):
   return np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_clusters)
 
 
-def classic_error(stack, alpha, channels):
-  """(H, W) float32: the smallest |matte - alpha| over the stack's `channels` (the classic
-  mattes) at each pixel, averaged over the 15x15 target window centred there."""
+HARD_ERRORS = {"min": np.min, "mean": np.mean}
+
+
+def classic_error(stack, alpha, channels, reduce="min"):
+  """(H, W) float32: |matte - alpha| of the stack's `channels` (the classic mattes), reduced
+  over them per pixel by `reduce` ('min': the better matte's; 'mean'), averaged over the
+  15x15 target window centred there."""
   alpha = np.asarray(alpha, dtype=np.float32)
-  error = np.min([np.abs(np.asarray(stack[..., c], np.float32) - alpha) for c in channels],
-                 axis=0)
-  return ndimage.uniform_filter(error, PATCH_OUT, mode="nearest")
+  error = HARD_ERRORS[reduce](
+      [np.abs(np.asarray(stack[..., c], np.float32) - alpha) for c in channels], axis=0)
+  return ndimage.uniform_filter(error.astype(np.float32), PATCH_OUT, mode="nearest")
 
 
 def hard_weights(errors, hard_weight):
@@ -178,7 +184,8 @@ def balanced_indices(labels, num_samples, rng, weights=None):
 
 
 def build_patch_set(examples, num_patches, seed, max_per_image=None, num_clusters=20, stride=1,
-                    input_dtype=np.float32, hard_weight=0.0, classic_channels=()):
+                    input_dtype=np.float32, hard_weight=0.0, classic_channels=(),
+                    hard_error="min"):
   """A balanced training set of num_patches (input, target) pairs (§4.1).
 
   Two passes keep memory to the chosen patches: the first reads alpha and trimap only
@@ -200,6 +207,7 @@ def build_patch_set(examples, num_patches, seed, max_per_image=None, num_cluster
       (error of the better classic input over the target) / (its mean over all candidates);
       the first pass then reads the stacks' `classic_channels` too. 0: the paper's sampling.
     classic_channels: the stack channels holding classic mattes (for hard_weight).
+    hard_error: 'min' (the better classic input's error) or 'mean' (their mean error).
 
   Returns:
     dict with inputs (n, 27, 27, C) input_dtype, targets (n, 15, 15) float32, labels (n,)
@@ -212,6 +220,9 @@ def build_patch_set(examples, num_patches, seed, max_per_image=None, num_cluster
   if hard_weight and not len(classic_channels):
     raise MattingInputError("hard_weight needs classic mattes among the inputs",
                             field="patches.hard_weight")
+  if hard_error not in HARD_ERRORS:
+    raise MattingInputError(f"expected one of {sorted(HARD_ERRORS)}, got {hard_error!r}",
+                            field="patches.hard_error")
   centers, image_index, features, errors = [], [], [], []
   for index, (stack, alpha, trimap) in enumerate(examples):
     image_centers = patch_centers(trimap, rng, max_per_image, stride)
@@ -220,7 +231,8 @@ def build_patch_set(examples, num_patches, seed, max_per_image=None, num_cluster
     image_index.append(np.full(len(image_centers), index, dtype=np.int64))
     features.append(patch_features(targets))
     if hard_weight:
-      errors.append(classic_error(stack, alpha, classic_channels)[tuple(image_centers.T)])
+      errors.append(classic_error(stack, alpha, classic_channels, hard_error)[
+          tuple(image_centers.T)])
   centers, image_index = np.concatenate(centers), np.concatenate(image_index)
   if len(centers) == 0:
     raise MattingInputError(f"no unknown pixel lies {_HALF_IN}+ pixels inside any image: "

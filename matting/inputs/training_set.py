@@ -85,6 +85,7 @@ def _build_train_patches(cfg, train_examples, cache_dir):
       examples_stacks, cfg.patches.num_patches, cfg.seed, max_per_image=cfg.patches.max_per_image,
       num_clusters=cfg.patches.num_clusters, stride=cfg.patches.stride,
       hard_weight=cfg.patches.get("hard_weight", 0.0),
+      hard_error=cfg.patches.get("hard_error", "min"),
       classic_channels=[i for i, name in enumerate(names) if name in stacks.classic_methods(
           cfg.inputs.combination)])
   patch_set["num_composites"] = np.asarray(len(composites))

@@ -95,6 +95,12 @@ def check_config(cfg):
   for name in ("num_patches", "num_val_patches", "max_per_image", "num_clusters", "stride"):
     _integer(cfg, f"patches.{name}", 1)
   _real(cfg, "patches.hard_weight", low=0)
+  hard_error = _get(cfg, "patches.hard_error")
+  if hard_error is not _MISSING:
+    from matting.inputs.patches import HARD_ERRORS
+    if hard_error not in HARD_ERRORS:
+      raise MattingInputError(f"expected one of {sorted(HARD_ERRORS)}, got {hard_error!r}",
+                              field="patches.hard_error")
   combination = _get(cfg, "inputs.combination")
   if _get(cfg, "patches.hard_weight") not in (_MISSING, 0) and combination is not _MISSING:
     from matting.inputs import stacks
