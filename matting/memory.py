@@ -100,6 +100,29 @@ def max_memory_scope(max_memory):
     _scope.pop()
 
 
+_reserved = []  # Bytes promised to solves running beside the current one (`reserve`).
+
+
+@contextlib.contextmanager
+def reserve(num_bytes):
+  """Counts `num_bytes` as taken while inside, for `room`: e.g. what a KNN solve in another
+  thread will allocate while the closed-form solve sizes its pool of tile workers."""
+  _reserved.append(int(num_bytes))
+  try:
+    yield
+  finally:
+    _reserved.remove(int(num_bytes))
+
+
+def room(max_memory=None):
+  """Bytes a solve may use now: its budget, at most what is available less the reservations
+  (`reserve`). Only for choices that do not change a result, such as how many tile workers
+  run at once."""
+  budget = resolve_max_memory(max_memory)
+  available = available_bytes()
+  return budget if available is None else min(budget, available - sum(_reserved))
+
+
 def resolve_max_memory(max_memory):
   """Bytes from an int or a string such as '4G'; None: the scope's budget, else the default."""
   if max_memory is not None:

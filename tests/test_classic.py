@@ -37,3 +37,16 @@ def test_with_little_memory_free_the_solves_run_one_by_one_with_the_same_mattes(
   monkeypatch.setattr(futures, "ThreadPoolExecutor", None)  # Threads would fail here.
   for method, alpha in classic.classic_alphas(("cf", "knn"), image, trimap).items():
     np.testing.assert_array_equal(alpha, side_by_side[method])
+
+
+def test_side_by_side_the_knn_bytes_are_reserved_for_the_cf_solve(monkeypatch):
+  """The closed-form tile workers are sized within what the KNN solve beside them leaves."""
+  from matting import memory
+  from matting.classic import knn
+  image, trimap, _ = two_colour_example(48, 60)
+  seen, real = [], classic.classic_alpha
+  monkeypatch.setattr(classic, "classic_alpha", lambda method, *args, **kwargs: (
+      seen.append((method, list(memory._reserved))), real(method, *args, **kwargs))[1])
+  classic.classic_alphas(("cf", "knn"), image, trimap)
+  assert sorted(seen) == [("cf", [knn.knn_bytes(trimap)]), ("knn", [knn.knn_bytes(trimap)])]
+  assert memory._reserved == []

@@ -89,6 +89,16 @@ def test_the_default_budget_is_half_the_ram_whatever_is_free_now(monkeypatch):
   assert memory.default_max_memory() == memory.FALLBACK_BYTES
 
 
+def test_room_is_the_budget_within_what_is_free_less_the_reservations(monkeypatch):
+  monkeypatch.setattr(memory, "available_bytes", lambda: 10 * 2 ** 30)
+  assert memory.room("20G") == 10 * 2 ** 30 and memory.room("4G") == 4 * 2 ** 30
+  with memory.reserve(3 * 2 ** 30):
+    assert memory.room("20G") == 7 * 2 ** 30
+  assert memory.room("20G") == 10 * 2 ** 30
+  monkeypatch.setattr(memory, "available_bytes", lambda: None)
+  assert memory.room("20G") == 20 * 2 ** 30
+
+
 def test_the_matte_does_not_depend_on_the_memory_free_now(example, monkeypatch):
   """The tiles follow the budget only: with little memory free the same matte comes back (or
   a clear refusal), never other tiles (issue 11: GT26 3x gave another matte under load)."""

@@ -49,23 +49,33 @@ def classic_alphas(methods, image, trimap, params=None):
   for method in methods:
     classic_solver(method)  # Imports (and name errors) in this thread, before the pool.
   params = {m: dict((params or {}).get(m, {})) for m in methods}
-  if len(methods) < 2 or not _fit_side_by_side(methods, trimap, params):  # One by one.
+  from matting import memory
+  knn_bytes = _knn_bytes_beside_cf(methods, trimap, params)
+  if len(methods) < 2 or not _fit_side_by_side(knn_bytes, trimap, params):  # One by one.
     return {m: classic_alpha(m, image, trimap, **params[m]) for m in methods}
-  with ThreadPoolExecutor(len(methods)) as pool:
+  with ThreadPoolExecutor(len(methods)) as pool, memory.reserve(knn_bytes):
     futures = {m: pool.submit(classic_alpha, m, image, trimap, **params[m]) for m in methods}
     return {m: f.result() for m, f in futures.items()}
 
 
-def _fit_side_by_side(methods, trimap, params):
+def _knn_bytes_beside_cf(methods, trimap, params):
+  """The KNN solves' estimated peak when they run beside a closed-form solve, else 0."""
+  from matting.classic import knn
+  if "cf" not in methods:
+    return 0
+  return sum(knn.knn_bytes(trimap, max_pixels=params[m].get("max_pixels"))
+             for m in methods if m in KNN_METHODS)
+
+
+def _fit_side_by_side(knn_bytes, trimap, params):
   """Whether the closed-form and KNN solves' estimated peaks fit together in the memory
   available now. Only the order of the solves depends on it, never a matte: each solve's
-  tiles follow its own budget (closed_form.solve_plan)."""
+  tiles follow its own budget (closed_form.solve_plan); the KNN bytes are reserved
+  (`memory.reserve`) so that the closed-form tile workers leave them free."""
   from matting import memory
-  from matting.classic import closed_form, knn
-  knn_methods = [m for m in methods if m in KNN_METHODS]
-  if "cf" not in methods or not knn_methods:
+  from matting.classic import closed_form
+  if not knn_bytes:
     return True
-  need = closed_form.peak_bytes(trimap, **params["cf"]) + sum(
-      knn.knn_bytes(trimap, max_pixels=params[m].get("max_pixels")) for m in knn_methods)
   available = memory.available_bytes()
+  need = closed_form.peak_bytes(trimap, **params["cf"]) + knn_bytes
   return available is None or need <= available

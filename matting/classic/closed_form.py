@@ -324,9 +324,9 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
   tile_bytes = solve_bytes(max(np.prod(tile.shape) for tile in tiles))
   # Started first, so that the workers' start-up overlaps the coarse solve. How many run
   # at once may depend on the memory free now: the matte does not.
-  from matting.memory import available_bytes, resolve_max_memory
-  room = min(resolve_max_memory(max_memory), available_bytes() or float("inf"))
-  pool = None if sweeps else _tile_pool(len(tiles), tile_bytes, room - PIXEL_BYTES * trimap.size)
+  from matting.memory import room
+  pool = None if sweeps else _tile_pool(len(tiles), tile_bytes,
+                                        room(max_memory) - PIXEL_BYTES * trimap.size)
   small_image, small_trimap = resolution.downsample(image, trimap, RING_FACTOR)
   fg_s, bg_s, _ = trimap_masks(small_trimap)
   # The pool's exit kills its workers on an error or Ctrl-C, else lets them finish.
