@@ -488,8 +488,8 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
     from matting.memory import require
     size, need, describe = solve_plan(trimap, radius, constraint, max_memory, tiled,
                                       tile_variables, overlap)
-    require(need, describe, "free memory, or pass a smaller max_memory to solve it in "
-            "smaller tiles", field="max_memory")
+    require(need, describe, "free memory, or lower the memory budget to solve it in smaller "
+            "tiles", field="max_memory")
     if size is not None:
       params.pop("preconditioner")
       alpha = _tiled_alpha(image, trimap, _variables(trimap, radius, constraint), size, overlap,
