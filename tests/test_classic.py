@@ -32,7 +32,7 @@ def test_with_little_memory_free_the_solves_run_one_by_one_with_the_same_mattes(
   from matting.classic import closed_form, knn
   image, trimap, _ = two_colour_example(48, 60)
   side_by_side = classic.classic_alphas(("cf", "knn"), image, trimap)
-  one = max(closed_form.peak_bytes(trimap), knn.knn_bytes(trimap))
+  one = max(closed_form.peak_bytes(trimap.shape), knn.knn_bytes(trimap))
   monkeypatch.setattr(memory, "available_bytes", lambda: one)  # Room for one solve at a time.
   monkeypatch.setattr(futures, "ThreadPoolExecutor", None)  # Threads would fail here.
   for method, alpha in classic.classic_alphas(("cf", "knn"), image, trimap).items():

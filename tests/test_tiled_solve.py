@@ -89,6 +89,15 @@ def test_the_default_budget_is_half_the_ram_whatever_is_free_now(monkeypatch):
   assert memory.default_max_memory() == memory.FALLBACK_BYTES
 
 
+def test_peak_bytes_bounds_the_planned_solve_from_the_size_alone(example):
+  trimap = example.trimap
+  for kwargs in ({}, dict(tile_variables=1500, overlap=24), dict(tiled=True)):
+    need = closed_form.solve_plan(trimap, **kwargs)[1]
+    assert need <= closed_form.peak_bytes(trimap.shape, **kwargs) < 4 * need + 2 ** 24
+  assert closed_form.peak_bytes((4000, 3000), max_pixels=10 ** 6) < closed_form.peak_bytes(
+      (4000, 3000))
+
+
 def test_room_is_the_budget_within_what_is_free_less_the_reservations(monkeypatch):
   monkeypatch.setattr(memory, "available_bytes", lambda: 10 * 2 ** 30)
   assert memory.room("20G") == 10 * 2 ** 30 and memory.room("4G") == 4 * 2 ** 30

@@ -72,10 +72,11 @@ def _fit_side_by_side(knn_bytes, trimap, params):
   available now. Only the order of the solves depends on it, never a matte: each solve's
   tiles follow its own budget (closed_form.solve_plan); the KNN bytes are reserved
   (`memory.reserve`) so that the closed-form tile workers leave them free."""
+  import numpy as np
   from matting import memory
   from matting.classic import closed_form
   if not knn_bytes:
     return True
   available = memory.available_bytes()
-  need = closed_form.peak_bytes(trimap, **params["cf"]) + knn_bytes
+  need = closed_form.peak_bytes(np.shape(trimap), **params["cf"]) + knn_bytes
   return available is None or need <= available

@@ -358,6 +358,11 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
   return alpha
 
 
+def _grown(n, overlap):
+  """Unknowns in the crop of a tile of n: its core and the overlap, ~(1 + 4 overlap / side)."""
+  return n * (1 + 4 * overlap / max(np.sqrt(n), 1))
+
+
 def _tile_size(num_pixels, num_variables, tile_variables, overlap, budget, describe):
   """(unknowns per tile that fit `budget` with the whole-image arrays, the peak bytes of
   solving them one by one); raises if no tile size fits."""
@@ -365,13 +370,9 @@ def _tile_size(num_pixels, num_variables, tile_variables, overlap, budget, descr
   overhead = PIXEL_BYTES * num_pixels
   size = int(tile_variables)
   floor = min(MIN_TILE_VARIABLES, size)
-
-  def grown(n):  # A crop holds its core and the overlap: ~(1 + 4 overlap / side) x the core.
-    return n * (1 + 4 * overlap / max(np.sqrt(n), 1))
-
-  while size > floor and overhead + solve_bytes(grown(size)) > budget:
+  while size > floor and overhead + solve_bytes(_grown(size, overlap)) > budget:
     size = max(floor, int(size * 0.8))
-  needed = overhead + solve_bytes(grown(min(size, num_variables)))
+  needed = overhead + solve_bytes(_grown(min(size, num_variables), overlap))
   if needed > budget:
     raise MattingInputError(
         f"{describe} needs at least {format_size(needed)} even in tiles, more than the memory "
@@ -381,17 +382,20 @@ def _tile_size(num_pixels, num_variables, tile_variables, overlap, budget, descr
 
 
 def solve_plan(trimap, radius=1, constraint="soft", max_memory=None, tiled=None,
-               tile_variables=TILE_VARIABLES, overlap=OVERLAP):
+               tile_variables=TILE_VARIABLES, overlap=OVERLAP, variables=None):
   """How `closed_form_alpha` (preconditioner 'cholesky') solves this trimap:
   (unknowns per tile, or None for one untiled solve; its estimated peak bytes with the tiles
-  solved one by one; a description of the problem for messages).
+  solved one by one; a description of the problem for messages). `variables`: the trimap's
+  `_variables` mask when the caller has it.
 
   Depends on the budget (`memory.resolve_max_memory`: fixed per machine unless given), never
   on the memory free at the moment, so the matte does not depend on the machine's load.
   """
   from matting.memory import resolve_max_memory
   budget = resolve_max_memory(max_memory)
-  count = int(_variables(trimap, radius, constraint).sum())
+  if variables is None:
+    variables = _variables(trimap, radius, constraint)
+  count = int(variables.sum())
   height, width = trimap.shape
   describe = (f"closed-form matting of a {width}x{height} image ({trimap.size / 1e6:.1f} MP, "
               f"{count} pixels to solve)")
@@ -401,18 +405,20 @@ def solve_plan(trimap, radius=1, constraint="soft", max_memory=None, tiled=None,
   return None, untiled_bytes, describe
 
 
-def peak_bytes(trimap, radius=1, constraint="soft", preconditioner="cholesky", max_memory=None,
-               tiled=None, tile_variables=TILE_VARIABLES, overlap=OVERLAP, max_pixels=None,
-               **_):
-  """Estimated peak memory of `closed_form_alpha` with these keyword arguments (others are
-  ignored), e.g. to decide whether it may run beside another solve."""
-  trimap = np.asarray(trimap)
-  if max_pixels is not None and trimap.size > max_pixels:
-    factor = resolution.factor_for(trimap.size, max_pixels)
-    trimap = trimap[::factor, ::factor]
-  if preconditioner == "cholesky" and tiled is not False:
-    return solve_plan(trimap, radius, constraint, max_memory, tiled, tile_variables, overlap)[1]
-  return 40 * trimap.size + solve_bytes(int(_variables(trimap, radius, constraint).sum()))
+def peak_bytes(shape, preconditioner="cholesky", tiled=None, tile_variables=TILE_VARIABLES,
+               overlap=OVERLAP, max_pixels=None, **_):
+  """An upper bound of `closed_form_alpha`'s peak memory on an image of `shape` with these
+  keyword arguments (others are ignored), from the size alone (no pass over the trimap: at
+  12 MP one takes ~0.5 s), e.g. to decide whether it may run beside another solve."""
+  height, width = shape[:2]
+  num_pixels = height * width
+  if max_pixels is not None and num_pixels > max_pixels:
+    factor = resolution.factor_for(num_pixels, max_pixels)
+    num_pixels = -(-height // factor) * -(-width // factor)
+  if preconditioner == "cholesky" and tiled is not False:  # Untiled up to 1.25 tiles.
+    largest = max(1.25 * tile_variables, _grown(tile_variables, overlap))
+    return int(PIXEL_BYTES * num_pixels + solve_bytes(min(num_pixels, largest)))
+  return 40 * num_pixels + solve_bytes(num_pixels)
 
 
 def _check_params(eps, radius, lam, rtol, maxiter, tile_variables, overlap, sweeps):
@@ -486,14 +492,14 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
                 preconditioner=preconditioner, rtol=rtol, maxiter=maxiter)
   if preconditioner == "cholesky" and tiled is not False:
     from matting.memory import require
+    variables = _variables(trimap, radius, constraint)
     size, need, describe = solve_plan(trimap, radius, constraint, max_memory, tiled,
-                                      tile_variables, overlap)
+                                      tile_variables, overlap, variables)
     require(need, describe, "free memory, or lower the memory budget to solve it in smaller "
             "tiles", field="max_memory")
     if size is not None:
       params.pop("preconditioner")
-      alpha = _tiled_alpha(image, trimap, _variables(trimap, radius, constraint), size, overlap,
-                           sweeps, params, max_memory)
+      alpha = _tiled_alpha(image, trimap, variables, size, overlap, sweeps, params, max_memory)
       return np.clip(alpha, 0.0, 1.0).astype(np.float32)
   x0 = coarse_to_fine_guess(image, trimap, **params) if coarse_to_fine else None
   alpha = sparse_solve.solve_alpha(closed_form_laplacian(image, eps, radius, known=~unknown),
