@@ -204,8 +204,9 @@ def build_patch_set(examples, num_patches, seed, max_per_image=None, num_cluster
     stride: spacing of candidate centres.
     input_dtype: dtype of the stored inputs.
     hard_weight: > 0 draws patches within a cluster in proportion to 1 + hard_weight *
-      (error of the better classic input over the target) / (its mean over all candidates);
-      the first pass then reads the stacks' `classic_channels` too. 0: the paper's sampling.
+      (error of the classic inputs over the target, `hard_error`) / (its mean over all
+      candidates); the first pass then reads the stacks' `classic_channels` too. 0: the
+      paper's sampling.
     classic_channels: the stack channels holding classic mattes (for hard_weight).
     hard_error: 'min' (the better classic input's error) or 'mean' (their mean error).
 
