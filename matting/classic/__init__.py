@@ -7,6 +7,10 @@ is imported on first use so that asking for one method does not pay for the othe
 
 import importlib
 
+import numpy as np
+
+from matting import memory
+
 METHODS = {
     "cf": ("matting.classic.closed_form", "closed_form_alpha"),
     "knn": ("matting.classic.knn", "knn_alpha"),
@@ -49,7 +53,6 @@ def classic_alphas(methods, image, trimap, params=None):
   for method in methods:
     classic_solver(method)  # Imports (and name errors) in this thread, before the pool.
   params = {m: dict((params or {}).get(m, {})) for m in methods}
-  from matting import memory
   knn_bytes = _knn_bytes_beside_cf(methods, trimap, params)
   if len(methods) < 2 or not _fit_side_by_side(knn_bytes, trimap, params):  # One by one.
     return {m: classic_alpha(m, image, trimap, **params[m]) for m in methods}
@@ -72,8 +75,6 @@ def _fit_side_by_side(knn_bytes, trimap, params):
   available now. Only the order of the solves depends on it, never a matte: each solve's
   tiles follow its own budget (closed_form.solve_plan); the KNN bytes are reserved
   (`memory.reserve`) so that the closed-form tile workers leave them free."""
-  import numpy as np
-  from matting import memory
   from matting.classic import closed_form
   if not knn_bytes:
     return True

@@ -138,11 +138,21 @@ def classic_error(stack, alpha, channels, reduce="min"):
   return ndimage.uniform_filter(error.astype(np.float32), PATCH_OUT, mode="nearest")
 
 
+def check_hard_sampling(hard_weight, hard_error, num_classic, inputs="the inputs"):
+  """One-line MattingInputErrors for hard-patch options that cannot work: an unknown
+  `hard_error`, or hard_weight > 0 with no classic matte among `inputs` (`num_classic`)."""
+  if hard_error not in HARD_ERRORS:
+    raise MattingInputError(f"expected one of {sorted(HARD_ERRORS)}, got {hard_error!r}",
+                            field="patches.hard_error")
+  if hard_weight and not num_classic:
+    raise MattingInputError(f"needs classic mattes among {inputs}", field="patches.hard_weight")
+
+
 def hard_weights(errors, hard_weight):
   """Sampling weights 1 + hard_weight * error / mean error (all 1 when the errors are 0)."""
   errors = np.asarray(errors, dtype=np.float64)
   mean = errors.mean() if len(errors) else 0.0
-  return 1.0 + hard_weight * (errors / mean if mean > 0 else 0.0 * errors)
+  return 1.0 + hard_weight * (errors / mean if mean > 0 else np.zeros_like(errors))
 
 
 def _weighted_sample(members, n, weights, rng):
@@ -170,15 +180,11 @@ def balanced_indices(labels, num_samples, rng, weights=None):
   picked = []
   for cluster, n in zip(clusters, quota):
     members = np.flatnonzero(labels == cluster)
-    if weights is None:
-      if n <= len(members):
-        picked.append(rng.choice(members, n, replace=False))
-      else:
-        picked.extend([members, rng.choice(members, n - len(members), replace=True)])
-    elif n <= len(members):
-      picked.append(_weighted_sample(members, n, weights[members], rng))
+    if n <= len(members):
+      picked.append(rng.choice(members, n, replace=False) if weights is None
+                    else _weighted_sample(members, n, weights[members], rng))
     else:
-      p = weights[members] / weights[members].sum()
+      p = None if weights is None else weights[members] / weights[members].sum()
       picked.extend([members, rng.choice(members, n - len(members), replace=True, p=p)])
   return rng.permutation(np.concatenate(picked))
 
@@ -218,12 +224,7 @@ def build_patch_set(examples, num_patches, seed, max_per_image=None, num_cluster
   if iter(examples) is examples:
     raise TypeError("build_patch_set reads examples twice: pass a sequence, not an iterator")
   rng = np.random.default_rng(seed)
-  if hard_weight and not len(classic_channels):
-    raise MattingInputError("hard_weight needs classic mattes among the inputs",
-                            field="patches.hard_weight")
-  if hard_error not in HARD_ERRORS:
-    raise MattingInputError(f"expected one of {sorted(HARD_ERRORS)}, got {hard_error!r}",
-                            field="patches.hard_error")
+  check_hard_sampling(hard_weight, hard_error, len(classic_channels))
   centers, image_index, features, errors = [], [], [], []
   for index, (stack, alpha, trimap) in enumerate(examples):
     image_centers = patch_centers(trimap, rng, max_per_image, stride)

@@ -80,14 +80,14 @@ def _build_train_patches(cfg, train_examples, cache_dir):
   composites = training_composites(train_examples, cfg.augment, cfg.seed)
   logging.info("training composites: %d from %d images", len(composites), len(train_examples))
   examples_stacks = stacks.example_stacks(composites, cfg.inputs.combination, cache_dir)
-  names = stacks.channel_names(cfg.inputs.combination)
+  classic = stacks.classic_methods(cfg.inputs.combination)
   patch_set = patches.build_patch_set(
       examples_stacks, cfg.patches.num_patches, cfg.seed, max_per_image=cfg.patches.max_per_image,
       num_clusters=cfg.patches.num_clusters, stride=cfg.patches.stride,
       hard_weight=cfg.patches.get("hard_weight", 0.0),
       hard_error=cfg.patches.get("hard_error", "min"),
-      classic_channels=[i for i, name in enumerate(names) if name in stacks.classic_methods(
-          cfg.inputs.combination)])
+      classic_channels=[i for i, name in enumerate(stacks.channel_names(cfg.inputs.combination))
+                        if name in classic])
   patch_set["num_composites"] = np.asarray(len(composites))
   return patch_set
 

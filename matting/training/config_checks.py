@@ -95,18 +95,14 @@ def check_config(cfg):
   for name in ("num_patches", "num_val_patches", "max_per_image", "num_clusters", "stride"):
     _integer(cfg, f"patches.{name}", 1)
   _real(cfg, "patches.hard_weight", low=0)
-  hard_error = _get(cfg, "patches.hard_error")
-  if hard_error is not _MISSING:
-    from matting.inputs.patches import HARD_ERRORS
-    if hard_error not in HARD_ERRORS:
-      raise MattingInputError(f"expected one of {sorted(HARD_ERRORS)}, got {hard_error!r}",
-                              field="patches.hard_error")
+  hard_weight, hard_error = _get(cfg, "patches.hard_weight"), _get(cfg, "patches.hard_error")
   combination = _get(cfg, "inputs.combination")
-  if _get(cfg, "patches.hard_weight") not in (_MISSING, 0) and combination is not _MISSING:
-    from matting.inputs import stacks
-    if not stacks.classic_methods(combination):
-      raise MattingInputError(f"needs classic mattes among the inputs; {combination!r} has "
-                              "none", field="patches.hard_weight")
+  if hard_weight is not _MISSING and hard_error is not _MISSING:
+    from matting.inputs import patches, stacks
+    known = combination is not _MISSING  # Else the inputs are checked where they are built.
+    patches.check_hard_sampling(
+        hard_weight, hard_error, len(stacks.classic_methods(combination)) if known else 1,
+        f"the inputs of {combination!r}")
   _integer(cfg, "augment.num_per_example", 0)
   _integer(cfg, "augment.num_backgrounds", 0)
   _real(cfg, "augment.max_angle_deg", low=0, high=180)
