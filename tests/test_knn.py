@@ -201,6 +201,40 @@ def test_l1_distances_in_chunks_equal_the_definition():
                                rtol=0, atol=1e-15)
 
 
+def test_l1_distances_on_threads_are_those_of_one(monkeypatch):
+  """The chunks computed on several threads give the one-thread result bit for bit."""
+  rng = np.random.default_rng(6)
+  features = rng.random((500, 6))
+  rows = np.sort(rng.choice(500, 300, replace=False))
+  neighbours = rng.integers(0, 500, (300, 12))
+  distances = {}
+  for cores in (1, 3):
+    monkeypatch.setattr(knn.sparse_solve, "usable_cores", lambda: cores)
+    distances[cores] = knn._l1_distances(features, rows, neighbours, chunk=16)
+  np.testing.assert_array_equal(distances[3], distances[1])
+
+
+@pytest.mark.parametrize("self_at", ["first", "middle", "absent"])
+def test_without_self_drops_the_point_itself_or_the_farthest(self_at):
+  """Each row keeps its k other matches in the order found: the point itself is dropped
+  wherever it sits, the farthest (last) match when ties crowded it out of the list."""
+  queries = np.array([4, 9, 2])  # Points of a 12-point set, asked in this order.
+  query = np.zeros(12, bool)
+  query[queries] = True
+  others = np.array([[7, 1, 3], [0, 5, 6], [8, 11, 10]])
+  if self_at == "first":
+    found = np.concatenate([queries[:, None], others], axis=1)
+  elif self_at == "middle":
+    found = np.concatenate([others[:, :1], queries[:, None], others[:, 1:]], axis=1)
+  else:
+    found = np.concatenate([others, [[5], [3], [1]]], axis=1)
+  found[1] = [9, 0, 5, 6] if self_at != "absent" else found[1]  # One row of each kind mixed.
+  neighbours = knn.without_self(found.astype(np.int64), queries, query)
+  expected = {4: others[0], 9: others[1], 2: others[2]}
+  for row, point in enumerate(np.flatnonzero(query)):  # Rows in index order: 2, 4, 9.
+    np.testing.assert_array_equal(neighbours[row], expected[point])
+
+
 def test_neighbour_search_is_exact_with_ties_and_a_given_order():
   """On a grid of identical colours (every pixel has tied neighbours) each row holds k other
   pixels at the true k-th nearest distance or closer, with or without a given query order."""

@@ -127,3 +127,47 @@ def test_bad_arguments_raise():
     sparse_solve.solve_alpha(L, known, values, preconditioner="magic")
   with pytest.raises(ValueError, match="coordinates"):
     sparse_solve.solve_alpha(L, known, values, preconditioner="cholesky")
+
+
+def test_parallel_product_is_the_product_bit_for_bit():
+  """Row blocks on threads give A @ x exactly, also for a CSR matrix with unsorted indices
+  and duplicate entries (as sums of sparse matrices leave them)."""
+  from concurrent.futures import ThreadPoolExecutor
+  rng = np.random.default_rng(2)
+  L = grid_laplacian(rng.random((30, 40)) < 0.8, seed=2)
+  shuffled = L.copy()
+  for i in range(shuffled.shape[0]):  # Unsorted columns within each row, plus a duplicate.
+    start, end = shuffled.indptr[i], shuffled.indptr[i + 1]
+    order = rng.permutation(end - start) + start
+    shuffled.indices[start:end] = shuffled.indices[order]
+    shuffled.data[start:end] = shuffled.data[order]
+  shuffled = sp.csr_matrix(shuffled + sp.csr_matrix(L))  # Sums keep their own entry order.
+  x = rng.standard_normal(L.shape[0])
+  for A in (L, shuffled):
+    for count in (1, 2, 5):
+      with ThreadPoolExecutor(count) as pool:
+        np.testing.assert_array_equal(sparse_solve.parallel_product(A, pool, count).matvec(x),
+                                      A @ x)
+
+
+def test_row_blocks_split_the_non_zeros_evenly():
+  A = sp.random(1000, 1000, density=0.01, format="csr", random_state=3)
+  bounds = sparse_solve.row_blocks(A, 4)
+  assert bounds[0] == 0 and bounds[-1] == 1000 and np.all(np.diff(bounds) >= 0)
+  counts = np.diff(A.indptr[bounds])
+  assert counts.max() - counts.min() <= 2 * np.diff(A.indptr).max()
+
+
+def test_cg_on_threads_gives_the_same_matte(monkeypatch):
+  """solve_alpha with CG's products in row blocks on threads equals the one-thread solve."""
+  rng = np.random.default_rng(4)
+  L = grid_laplacian(np.ones((40, 50), bool), seed=4)
+  known = rng.random(L.shape[0]) < 0.3
+  values = (rng.random(L.shape[0]) < 0.5).astype(float)
+  solved = {}
+  for threshold in (10**12, 0):
+    monkeypatch.setattr(sparse_solve, "PARALLEL_PRODUCT_FROM", threshold)
+    monkeypatch.setattr(sparse_solve, "usable_cores", lambda: 2)
+    solved[threshold] = sparse_solve.solve_alpha(L, known, values, preconditioner="jacobi",
+                                                 rtol=1e-8)
+  np.testing.assert_array_equal(solved[0], solved[10**12])
