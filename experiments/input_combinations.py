@@ -2,8 +2,9 @@
 
 rgb_trimap, rgb_cf, rgb_knn, rgb_cf_knn (the paper's standard), with the comprehensive
 sampling matte rgb_cf_comp and rgb_cf_knn_comp, and with the KNN matte on RGB features
-instead of HSV rgb_cf_knnrgb and rgb_cf_knnrgb_comp. Same architecture, data, seed and
-schedule.
+instead of HSV rgb_cf_knnrgb and rgb_cf_knnrgb_comp, and rgb_cf_knn_comp_depth (not from the
+paper: each unknown pixel's distance to the nearest known one as a further channel). Same
+architecture, data, seed and schedule.
   python launch.py --experiment=input_combinations [--mode=cpu] [--data_dir=...]
 """
 

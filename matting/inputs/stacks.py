@@ -4,6 +4,8 @@ Paper Eq. (2): the DCNN sees Ī = I / ‖I‖ (per-pixel RGB magnitude removed; 
 better captured by the mattes) stacked with αc (closed-form) and αk (KNN). Fig. 6 compares
 other combinations; each name lists its extra channels after RGB, in this order. 'knnrgb'
 is the KNN matte with RGB features (classic method 'knn_rgb') instead of the paper's HSV.
+'depth' is not from the paper: how far each unknown pixel lies from the nearest known one
+(`unknown_depth`), context that the network's 13x13 window cannot see.
 """
 
 import os
@@ -13,7 +15,8 @@ import numpy as np
 from matting.classic import cache
 from matting.errors import MattingInputError
 
-# name -> the channels after normalised RGB: 'trimap' or a classic method of matting.classic.
+# name -> the channels after normalised RGB: one computed from the trimap (TRIMAP_CHANNELS)
+# or a classic method of matting.classic.
 COMBINATIONS = {
     "rgb_trimap": ("trimap",),
     "rgb_cf": ("cf",),
@@ -23,7 +26,10 @@ COMBINATIONS = {
     "rgb_cf_knn_comp": ("cf", "knn", "comp"),
     "rgb_cf_knnrgb": ("cf", "knn_rgb"),
     "rgb_cf_knnrgb_comp": ("cf", "knn_rgb", "comp"),
+    "rgb_cf_knn_comp_depth": ("cf", "knn", "comp", "depth"),
 }
+TRIMAP_CHANNELS = ("trimap", "depth")
+DEPTH_SCALE = 64.0  # unknown_depth saturates 64 px deep (the 13x13 window reaches 6 px).
 # A channel that may start from a source network's weights for another channel (train.init_from
 # from a network without it): the same matte's role with other features.
 STAND_INS = {"knn_rgb": "knn"}
@@ -40,7 +46,7 @@ def extra_channels(combination):
 
 def classic_methods(combination):
   """The classic mattes a combination needs (the trimap channel needs none)."""
-  return tuple(c for c in extra_channels(combination) if c != "trimap")
+  return tuple(c for c in extra_channels(combination) if c not in TRIMAP_CHANNELS)
 
 
 def channel_names(combination):
@@ -60,18 +66,35 @@ def normalized_rgb(image, eps=1e-6):
   return np.where(norm > eps, image / np.maximum(norm, eps), 0.0).astype(np.float32)
 
 
+def unknown_depth(trimap, scale=DEPTH_SCALE):
+  """(H, W) float32: each unknown pixel's Euclidean distance to the nearest known (FG or BG)
+  pixel divided by `scale`, at most 1; 0 on known pixels. Wide unknown regions (veils,
+  transparent objects) and thin bands (hair edges) look alike through a 13x13 window; this
+  tells them apart."""
+  from scipy import ndimage
+
+  from matting.data.trimap import trimap_masks
+  _, _, unknown = trimap_masks(trimap)
+  if unknown.all():  # No known pixel: every pixel is as deep as the channel says.
+    return np.ones(unknown.shape, np.float32)
+  distance = ndimage.distance_transform_edt(unknown) if unknown.any() else np.zeros(unknown.shape)
+  return np.minimum(distance / scale, 1.0).astype(np.float32)
+
+
 def input_stack(image, trimap, mattes, combination=DEFAULT_COMBINATION):
   """(H, W, 3 + k) float32: normalised RGB then the combination's channels.
 
   Args:
     image: (H, W, 3) RGB in [0,1].
-    trimap: (H, W) in {0, 0.5, 1} (used by 'rgb_trimap').
+    trimap: (H, W) in {0, 0.5, 1} (used by the TRIMAP_CHANNELS).
     mattes: {method: (H, W) alpha} holding at least `classic_methods(combination)`.
   """
   channels = [normalized_rgb(image)]
   for name in extra_channels(combination):
     if name == "trimap":
       channels.append(np.asarray(trimap, np.float32)[..., None])
+    elif name == "depth":
+      channels.append(unknown_depth(trimap)[..., None])
     elif name in mattes:
       channels.append(np.asarray(mattes[name], np.float32)[..., None])
     else:
