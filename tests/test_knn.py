@@ -280,3 +280,16 @@ def test_feature_order_numbers_only_the_pixels_the_graph_links():
   assert np.all(~unknown.ravel()[np.setdiff1d(np.arange(trimap.size), order)])
   alpha = knn.knn_alpha(image, trimap, search_margin=2)
   np.testing.assert_array_equal(alpha[~unknown], trimap[~unknown])
+
+
+def test_a_solve_beyond_the_memory_available_is_refused_before_any_work(monkeypatch):
+  """knn_alpha compares knn_bytes' estimate with the memory available now: one byte short
+  of it is a one-line MattingInputError naming the image size; the estimate itself runs."""
+  from matting import memory
+  image, trimap, _ = hard_segmentation_example()
+  need = knn.knn_bytes(trimap)
+  monkeypatch.setattr(memory, "available_bytes", lambda: need - 1)
+  with pytest.raises(MattingInputError, match=r"KNN matting of a 50x40 image needs about"):
+    knn.knn_alpha(image, trimap)
+  monkeypatch.setattr(memory, "available_bytes", lambda: need)
+  assert knn.knn_alpha(image, trimap).shape == trimap.shape

@@ -146,7 +146,7 @@ def _neighbour_weights(features, n_neighbors, spatial_decay, search, relabel=Fal
   so the distance gathers here and the sparse products of the solve read memory almost in
   sequence, and the solve's system needs no slicing (see `knn_alpha`).
   """
-  features = np.array(features, dtype=np.float64)
+  features = np.asarray(features, dtype=np.float64)
   if features.ndim != 2 or features.shape[1] < 3:
     raise MattingInputError(f"features: expected (N, d >= 3), got shape {features.shape}")
   num_points, dim = features.shape
@@ -165,7 +165,7 @@ def _neighbour_weights(features, n_neighbors, spatial_decay, search, relabel=Fal
   neighbours = [_nearest_neighbours(points, k, search, leaf_order, search_eps, tree)[0]
                 for k, points, tree in zip(n_neighbors, passes, trees)]
   del trees
-  features = passes[-1]
+  features = passes[-1] if len(passes) > 1 else passes[-1].copy()  # Not the caller's array.
   del passes
   features[:, -2:] *= spatial_decay  # The kernel's: spatial_decay**len(n_neighbors).
   neighbours = np.concatenate(neighbours, axis=1)
@@ -311,15 +311,18 @@ def knn_bytes(trimap, search_margin=10, max_pixels=None):
     factor = resolution.factor_for(trimap.size, max_pixels)
     trimap = trimap[::factor, ::factor]
   _, _, unknown = trimap_masks(trimap)
-  searched = int(search_region(unknown, search_margin).sum())
-  return 150 * unknown.size + 600 * searched
+  return _search_bytes(search_region(unknown, search_margin))
 
 
-def _check_memory(trimap, search_margin):
+def _search_bytes(search):
+  """`knn_bytes` from the (N,) search mask."""
+  return 150 * search.size + 600 * int(np.count_nonzero(search))
+
+
+def _check_memory(shape, search):
   """Refuses, before any work, a solve whose estimate exceeds the memory available now."""
   from matting.memory import require
-  need = knn_bytes(trimap, search_margin if search_margin is not None else max(trimap.shape))
-  require(need, f"KNN matting of a {trimap.shape[1]}x{trimap.shape[0]} image",
+  require(_search_bytes(search), f"KNN matting of a {shape[1]}x{shape[0]} image",
           "downscale the image or free memory")
 
 
@@ -385,13 +388,13 @@ def knn_alpha(image, trimap, n_neighbors=(10, 2), level=1.0, lam=100.0, color_sp
   if low is not None:
     return low
   fg, bg, unknown = trimap_masks(trimap)
-  _check_memory(trimap, search_margin)
+  search = search_region(unknown, search_margin)
+  _check_memory(trimap.shape, search)
   # The system is built over the pixels the graph links, in feature order
   # (`_neighbour_weights`): the same equations in another order, CG's products reading memory
   # almost in sequence. The pixels left out are known (the search covers the unknown region).
   L, order = _laplacian(knn_features(image, level, color_space), n_neighbors, SPATIAL_DECAY,
-                        search_region(unknown, search_margin), relabel=True,
-                        search_eps=search_eps)
+                        search, relabel=True, search_eps=search_eps)
   options = {} if preconditioner is None else {"preconditioner": preconditioner}
   solved = sparse_solve.solve_alpha(L, (fg | bg).ravel()[order], fg.ravel()[order], lam=lam,
                                     constraint=constraint, rtol=rtol, **options)
