@@ -293,3 +293,26 @@ def test_a_solve_beyond_the_memory_available_is_refused_before_any_work(monkeypa
     knn.knn_alpha(image, trimap)
   monkeypatch.setattr(memory, "available_bytes", lambda: need)
   assert knn.knn_alpha(image, trimap).shape == trimap.shape
+
+
+def test_the_graph_is_the_same_on_one_core_and_on_several(monkeypatch):
+  """The KD-trees built side by side, the distances in threads: the same neighbours and
+  weights as everything one after the other."""
+  image, trimap, _ = hard_segmentation_example(height=50, width=60, band=5, seed=2)
+  features = knn.knn_features(image)
+  search = knn.search_region(trimap == 0.5, 10)
+  graphs = {}
+  for cores in (1, 3):
+    monkeypatch.setattr(knn.sparse_solve, "usable_cores", lambda: cores)
+    graphs[cores] = knn._neighbour_weights(features, (10, 2), knn.SPATIAL_DECAY, search,
+                                           relabel=True)
+  for one, several in zip(graphs[1], graphs[3]):
+    np.testing.assert_array_equal(one, several)
+
+
+@pytest.mark.parametrize("n_neighbors", [(4,), (4, 2), (4, 2, 1)])
+def test_the_graph_leaves_the_callers_features_as_they_were(n_neighbors):
+  features = knn.knn_features(np.random.default_rng(3).random((12, 14, 3)))
+  before = features.copy()
+  knn._neighbour_weights(features, n_neighbors, knn.SPATIAL_DECAY, None)
+  np.testing.assert_array_equal(features, before)
