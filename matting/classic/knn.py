@@ -190,7 +190,7 @@ def _l1_distances(features, rows, neighbours, chunk=16384):
   Gathers whole feature rows (one cache line per neighbour instead of one per column: 2-5x
   faster at 3 MP) in chunks of `chunk` rows that keep the (chunk, K, d) block in cache, and
   sums the columns in order, as a column-by-column loop would (bit-identical). The chunks
-  run on one thread per core (NumPy's gathers and sums release the GIL: ~1.7x on 2 cores).
+  run on one thread per core (NumPy's gathers and sums release the GIL: 1.3-2x on 2 cores).
   """
   distance = np.empty(neighbours.shape)
 
