@@ -209,7 +209,7 @@ def test_l1_distances_on_threads_are_those_of_one(monkeypatch):
   neighbours = rng.integers(0, 500, (300, 12))
   distances = {}
   for cores in (1, 3):
-    monkeypatch.setattr(knn.sparse_solve, "usable_cores", lambda: cores)
+    monkeypatch.setattr(knn.threads, "usable_cores", lambda: cores)
     distances[cores] = knn._l1_distances(features, rows, neighbours, chunk=16)
   np.testing.assert_array_equal(distances[3], distances[1])
 
@@ -303,7 +303,7 @@ def test_the_graph_is_the_same_on_one_core_and_on_several(monkeypatch):
   search = knn.search_region(trimap == 0.5, 10)
   graphs = {}
   for cores in (1, 3):
-    monkeypatch.setattr(knn.sparse_solve, "usable_cores", lambda: cores)
+    monkeypatch.setattr(knn.threads, "usable_cores", lambda: cores)
     graphs[cores] = knn._neighbour_weights(features, (10, 2), knn.SPATIAL_DECAY, search,
                                            relabel=True)
   for one, several in zip(graphs[1], graphs[3]):

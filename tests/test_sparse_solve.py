@@ -167,7 +167,15 @@ def test_cg_on_threads_gives_the_same_matte(monkeypatch):
   solved = {}
   for threshold in (10**12, 0):
     monkeypatch.setattr(sparse_solve, "PARALLEL_PRODUCT_FROM", threshold)
-    monkeypatch.setattr(sparse_solve, "usable_cores", lambda: 2)
+    monkeypatch.setattr(sparse_solve.threads, "usable_cores", lambda: 2)
     solved[threshold] = sparse_solve.solve_alpha(L, known, values, preconditioner="jacobi",
                                                  rtol=1e-8)
   np.testing.assert_array_equal(solved[0], solved[10**12])
+
+
+def test_map_on_cores_keeps_the_order_on_any_number_of_cores(monkeypatch):
+  from matting.classic import threads
+  for cores in (1, 2, 5):
+    monkeypatch.setattr(threads, "usable_cores", lambda: cores)
+    assert threads.map_on_cores(lambda v: v * v, range(7)) == [v * v for v in range(7)]
+    assert threads.map_on_cores(abs, []) == []

@@ -9,14 +9,12 @@ divided by 100; lam = 100; features (cos 2*pi*h, sin 2*pi*h, s, v, x, y) of Sec.
 Pixels are indexed row-major (index = row * W + col), like np.ravel and closed_form.py.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import scipy.sparse as sp
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from matting.classic import resolution, sparse_solve
+from matting.classic import resolution, sparse_solve, threads
 from matting.data.trimap import check_image, check_image_and_trimap, trimap_masks
 from matting.errors import MattingInputError, check_range
 
@@ -105,12 +103,7 @@ def _search_trees(passes, with_order=True):
   jobs = [(KDTree, points) for points in passes]
   if with_order:
     jobs.append((_leaf_order, passes[0]))
-  threads = min(sparse_solve.usable_cores(), len(jobs))
-  if threads < 2:
-    built = [build(points) for build, points in jobs]
-  else:
-    with ThreadPoolExecutor(threads) as pool:
-      built = [f.result() for f in [pool.submit(build, points) for build, points in jobs]]
+  built = threads.map_on_cores(lambda job: job[0](job[1]), jobs)
   return built[:len(passes)], built[len(passes)] if with_order else None
 
 
@@ -203,15 +196,7 @@ def _l1_distances(features, rows, neighbours, chunk=16384):
     for column in range(2, block.shape[-1]):
       out += block[..., column]
 
-  starts = range(0, len(rows), chunk)
-  threads = min(sparse_solve.usable_cores(), len(starts))
-  if threads < 2:
-    for start in starts:
-      fill(start)
-    return distance
-  with ThreadPoolExecutor(threads) as pool:
-    for _ in pool.map(fill, starts):
-      pass
+  threads.map_on_cores(fill, range(0, len(rows), chunk))
   return distance
 
 

@@ -10,7 +10,6 @@ hundreds of iterations (benchmarks/solver_choice.py), while CG with the exact fa
 after one.
 """
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -19,6 +18,7 @@ import scipy.sparse.linalg as spla
 from scipy.linalg import blas, lapack
 from threadpoolctl import threadpool_limits
 
+from matting.classic import threads
 from matting.errors import MattingInputError
 
 MIN_SIDE = 0.3  # Nested dissection keeps at least this fraction of the pixels on each side.
@@ -261,18 +261,11 @@ def make_preconditioner(A, kind, coords=None):
   raise MattingInputError(f"preconditioner: unknown {kind!r}, expected one of {PRECONDITIONERS}")
 
 
-def usable_cores():
-  """Cores this process may run on (its CPU affinity, else the machine's count)."""
-  if hasattr(os, "sched_getaffinity"):
-    return max(1, len(os.sched_getaffinity(0)))
-  return os.cpu_count() or 1
-
-
 def product_threads(A):
   """Threads for CG's products with CSR `A`: one per usable core from PARALLEL_PRODUCT_FROM
   non-zeros on, else 1 (below that a product takes under ~2 ms and the hand-off would eat the
   gain)."""
-  return usable_cores() if A.nnz >= PARALLEL_PRODUCT_FROM else 1
+  return threads.usable_cores() if A.nnz >= PARALLEL_PRODUCT_FROM else 1
 
 
 def row_blocks(A, count):
@@ -313,17 +306,17 @@ def parallel_product(A, pool, count):
   return spla.LinearOperator(A.shape, matvec=matvec, dtype=dtype)
 
 
-def conjugate_gradient(A, b, M=None, x0=None, rtol=1e-7, maxiter=10000, threads=1):
-  """Preconditioned CG until ||b - A x|| <= rtol ||b||; returns (x, iterations). threads > 1
-  computes the products with A in that many row blocks at once (`parallel_product`)."""
+def conjugate_gradient(A, b, M=None, x0=None, rtol=1e-7, maxiter=10000, workers=1):
+  """Preconditioned CG until ||b - A x|| <= rtol ||b||; returns (x, iterations). workers > 1
+  computes the products with A in that many row blocks on threads (`parallel_product`)."""
   iterations = [0]
 
   def count(_):
     iterations[0] += 1
 
-  if threads > 1 and sp.issparse(A):
-    with ThreadPoolExecutor(threads) as pool:
-      return conjugate_gradient(parallel_product(A, pool, threads), b, M, x0, rtol, maxiter)
+  if workers > 1 and sp.issparse(A):
+    with ThreadPoolExecutor(workers) as pool:
+      return conjugate_gradient(parallel_product(A, pool, workers), b, M, x0, rtol, maxiter)
   x, _ = spla.cg(A, b, x0=x0, rtol=rtol, atol=0.0, maxiter=maxiter, M=M, callback=count)
   return x, iterations[0]
 

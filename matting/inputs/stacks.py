@@ -77,7 +77,7 @@ def unknown_depth(trimap, scale=DEPTH_SCALE):
   _, _, unknown = trimap_masks(trimap)
   if unknown.all():  # No known pixel: every pixel is as deep as the channel says.
     return np.ones(unknown.shape, np.float32)
-  distance = ndimage.distance_transform_edt(unknown) if unknown.any() else np.zeros(unknown.shape)
+  distance = ndimage.distance_transform_edt(unknown)  # 0 everywhere without unknown pixels.
   return np.minimum(distance / scale, 1.0).astype(np.float32)
 
 
