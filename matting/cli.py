@@ -43,8 +43,8 @@ def cmd_classic(args):
   image, trimap = io.read_image_and_trimap(args.image, args.trimap)
   params = {}
   if args.constraint is not None:
-    if args.method == "comp":
-      raise MattingInputError("--constraint: applies to --method cf|knn only")
+    if args.method not in ("cf", "knn", "knn_rgb"):
+      raise MattingInputError("--constraint: applies to --method cf|knn|knn_rgb only")
     params["constraint"] = args.constraint
   alpha = classic.classic_alpha(args.method, image, trimap, **params)
   io.write_alpha(args.output, alpha, bits=_output_bits(args.output, args.bits))

@@ -31,6 +31,26 @@ def two_colour_example(height=40, width=50, seed=0):
   return image, trimap, alpha
 
 
+BAD_SOLVER_INPUTS = ("no_fg", "no_bg", "shape", "channels", "nan")
+
+
+def bad_solver_input(case):
+  """(image, trimap) of `two_colour_example` damaged as `case` in BAD_SOLVER_INPUTS says."""
+  image, trimap, _ = two_colour_example(20, 24)
+  if case == "no_fg":
+    trimap = np.where(trimap == 1.0, 0.5, trimap)
+  elif case == "no_bg":
+    trimap = np.where(trimap == 0.0, 0.5, trimap)
+  elif case == "shape":
+    trimap = trimap[:-1]
+  elif case == "channels":
+    image = image[..., :2]
+  else:
+    image = image.copy()
+    image[3, 4, 1] = np.nan
+  return image, trimap
+
+
 @pytest.fixture
 def example_files(tmp_path):
   """Writes a small image, trimap and GT matte as 8-bit PNGs; returns their paths."""

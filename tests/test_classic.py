@@ -1,10 +1,23 @@
-"""The classic-matte entry point: method lookup, and concurrent solves equal serial ones."""
+"""The classic-matte entry point: method lookup, what every method shares, and concurrent
+solves equal serial ones."""
 
 import numpy as np
 import pytest
 
 from matting import classic
-from tests.conftest import two_colour_example
+from matting.errors import MattingInputError
+from tests.conftest import BAD_SOLVER_INPUTS, bad_solver_input, two_colour_example
+
+
+@pytest.mark.parametrize("method", sorted(classic.METHODS))
+def test_every_method_keeps_the_trimap_and_refuses_bad_input(method):
+  """A trimap without unknown pixels comes back as it is; damaged inputs are clear errors."""
+  image, trimap, _ = two_colour_example(20, 24)
+  binary = (trimap > 0.5).astype(np.float32)
+  np.testing.assert_array_equal(classic.classic_alpha(method, image, binary), binary)
+  for case in BAD_SOLVER_INPUTS:
+    with pytest.raises(MattingInputError):
+      classic.classic_alpha(method, *bad_solver_input(case))
 
 
 @pytest.mark.parametrize("knn", ["knn", "knn_rgb"])

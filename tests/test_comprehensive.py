@@ -1,12 +1,10 @@
 """Tests for matting.comprehensive: sampling regions, candidates, pair selection, smoothing."""
 
 import numpy as np
-import pytest
 
 from matting.classic import comprehensive
 from matting.classic.closed_form import closed_form_laplacian
 from matting.data.trimap import trimap_masks
-from matting.errors import MattingInputError
 from tests.conftest import two_colour_example
 
 
@@ -48,30 +46,6 @@ def test_deterministic_given_the_seed():
   image, trimap, _ = two_colour_example(40, 50, seed=5)
   first = comprehensive.comprehensive_alpha(image, trimap, seed=7)
   np.testing.assert_array_equal(first, comprehensive.comprehensive_alpha(image, trimap, seed=7))
-
-
-def test_trimap_without_unknown_pixels_returns_it():
-  image, trimap, _ = two_colour_example(20, 24)
-  binary = (trimap > 0.5).astype(np.float32)
-  np.testing.assert_array_equal(comprehensive.comprehensive_alpha(image, binary), binary)
-
-
-@pytest.mark.parametrize("case", ["no_fg", "no_bg", "shape", "channels", "nan"])
-def test_bad_input_raises(case):
-  image, trimap, _ = two_colour_example(20, 24)
-  if case == "no_fg":
-    trimap = np.where(trimap == 1.0, 0.5, trimap)
-  elif case == "no_bg":
-    trimap = np.where(trimap == 0.0, 0.5, trimap)
-  elif case == "shape":
-    trimap = trimap[:-1]
-  elif case == "channels":
-    image = image[..., :2]
-  else:
-    image = image.copy()
-    image[3, 4, 1] = np.nan
-  with pytest.raises(MattingInputError):
-    comprehensive.comprehensive_alpha(image, trimap)
 
 
 def test_sampling_regions_grow_with_distance():

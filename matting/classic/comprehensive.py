@@ -48,6 +48,7 @@ from scipy.spatial.distance import cdist
 
 from matting.classic import sparse_solve
 from matting.classic.closed_form import closed_form_laplacian
+from matting.classic.nearest_sample import pair_alpha
 from matting.data.trimap import check_image_and_trimap, trimap_masks
 
 
@@ -228,11 +229,7 @@ def best_pairs(colours, positions, dist_fg, dist_bg, fg, bg, noise, spatial_weig
   # The winners' alpha and distortion, recomputed directly in float64.
   best_f, best_b = np.divmod(best, near_b.shape[1])
   rows = np.arange(len(colours))
-  chosen_f, chosen_b = f[near_f[rows, best_f]], b[near_b[rows, best_b]]
-  gap = chosen_f - chosen_b
-  alpha = np.clip(((colours - chosen_b) * gap).sum(-1) / ((gap**2).sum(-1) + 1e-12), 0.0, 1.0)
-  residual = colours - chosen_b - alpha[:, None] * gap
-  return alpha, np.sqrt((residual**2).sum(-1))
+  return pair_alpha(colours, f[near_f[rows, best_f]], b[near_b[rows, best_b]])
 
 
 def sampled_alpha(image, trimap, seed=0, num_bands=4, min_width=8, num_colour_clusters=20,

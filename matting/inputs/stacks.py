@@ -5,7 +5,9 @@ better captured by the mattes) stacked with αc (closed-form) and αk (KNN). Fig
 other combinations; each name lists its extra channels after RGB, in this order. 'knnrgb'
 is the KNN matte with RGB features (classic method 'knn_rgb') instead of the paper's HSV.
 'depth' is not from the paper: how far each unknown pixel lies from the nearest known one
-(`unknown_depth`), context that the network's 13x13 window cannot see.
+(`unknown_depth`), context that the network's 13x13 window cannot see. 'nearest' is not
+from the paper either: the nearest-sample matte (classic/nearest_sample.py), a cheap stand-in
+for comprehensive sampling's per-pixel colour evidence.
 """
 
 import os
@@ -27,6 +29,8 @@ COMBINATIONS = {
     "rgb_cf_knnrgb": ("cf", "knn_rgb"),
     "rgb_cf_knnrgb_comp": ("cf", "knn_rgb", "comp"),
     "rgb_cf_knn_comp_depth": ("cf", "knn", "comp", "depth"),
+    "rgb_cf_knn_nearest": ("cf", "knn", "nearest"),
+    "rgb_cf_knn_comp_nearest": ("cf", "knn", "comp", "nearest"),
 }
 TRIMAP_CHANNELS = ("trimap", "depth")
 DEPTH_SCALE = 64.0  # unknown_depth saturates 64 px deep (the 13x13 window reaches 6 px).
