@@ -8,11 +8,12 @@ FG pixels in a small window around the unknown pixel's nearest known FG pixel (E
 distance transform), B likewise on the BG side. No clustering, pair search or smoothing: two
 distance transforms and a few filters, O(N), so it can be a network input at any image size.
 
-Not from the paper. It is the per-pixel colour evidence that comprehensive sampling (the
-best third input of the input-combination study, but seconds per image) adds to the
-closed-form and KNN mattes, at a fraction of its cost and noisier: on the second synthetic
-generator's smoke and veils it is nearer the ground truth than either of them, on thin fur
-over textures far worse (BUILD_NOTES.md, issue 13). The network weighs it against the others.
+Not from the paper: a cheap, noisy stand-in for the per-pixel colour evidence that
+comprehensive sampling (the best third input of the input-combination study, but seconds
+per image) adds to the closed-form and KNN mattes. On the second synthetic generator's smoke
+and veil images it is nearer the ground truth than either of them, on fur and transparent
+edges far worse; as a network input it moved the far validation sets by less than the seed
+spread and did not do comprehensive sampling's job (BUILD_NOTES.md, issue 13, twelfth pass).
 """
 
 import numpy as np
