@@ -43,8 +43,10 @@ def cmd_classic(args):
   image, trimap = io.read_image_and_trimap(args.image, args.trimap)
   params = {}
   if args.constraint is not None:
-    if args.method not in ("cf", "knn", "knn_rgb"):
-      raise MattingInputError("--constraint: applies to --method cf|knn|knn_rgb only")
+    solvers_with_constraint = ("cf",) + classic.KNN_METHODS
+    if args.method not in solvers_with_constraint:
+      raise MattingInputError("--constraint: applies to --method "
+                              f"{'|'.join(solvers_with_constraint)} only")
     params["constraint"] = args.constraint
   alpha = classic.classic_alpha(args.method, image, trimap, **params)
   io.write_alpha(args.output, alpha, bits=_output_bits(args.output, args.bits))
@@ -257,8 +259,9 @@ def build_parser():
   p.add_argument("image", help="input image (RGB; greyscale/RGBA/16-bit accepted)")
   p.add_argument("trimap", help="trimap (0 = background, 255 = foreground, else unknown)")
   p.add_argument("--method", choices=tuple(CLASSIC_METHODS), default="cf",
-                 help="cf: closed-form (Levin 2008); knn: KNN matting (Chen 2013); "
-                      "comp: comprehensive sampling (Shahrian 2013). Default: cf")
+                 help="cf: closed-form (Levin 2008); knn: KNN matting (Chen 2013), knn_rgb: "
+                      "on RGB features; comp: comprehensive sampling (Shahrian 2013); nearest: "
+                      "nearest-sample matte (not from the paper). Default: cf")
   p.add_argument("--constraint", choices=("soft", "hard"), default=None,
                  help="trimap constraint of cf/knn: soft (lambda=100 penalty, default) or "
                       "hard (solve the unknown pixels only)")

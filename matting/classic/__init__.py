@@ -1,9 +1,10 @@
 """One entry point to the classic (non-learned) mattes the DCNN takes as inputs.
 
 'cf' is closed-form matting (Levin et al. 2008, local), 'knn' is KNN matting (Chen et al.
-2013, nonlocal), 'comp' is comprehensive sampling (Shahrian et al. 2013), 'nearest' the nearest-sample matte
-(one sample pair per pixel, from the nearest known pixels; not from the paper). Each solver module
-is imported on first use so that asking for one method does not pay for the others.
+2013, nonlocal), 'comp' is comprehensive sampling (Shahrian et al. 2013), 'nearest' the
+nearest-sample matte (one sample pair per pixel, from the nearest known pixels; not from the
+paper). Each solver module is imported on first use so that asking for one method does not
+pay for the others.
 """
 
 import importlib
