@@ -12,7 +12,8 @@ alphamatting GT26 Trimap1 (800x604, 32 % unknown) at 1x and upscaled --upscale t
 stage runs in a fresh process, which reports its wall time and its own peak RSS (VmHWM of
 /proc/self/status: getrusage's ru_maxrss would carry this parent's high-water mark into the
 child across fork + exec, which clamped small stages to the parent's RSS in a first run): cf,
-knn (our classic mattes), network (model load, input stack and DCNN forward from the cf/knn
+knn (our classic mattes), nearest (the nearest-sample matte, opt-in: not in the default
+--stages; its ratios are against pymatting's closed-form matte), network (model load, input stack and DCNN forward from the cf/knn
 mattes), write (the 8-bit PNG), predict (the whole `matting predict` command), and the
 anchors pymatting estimate_alpha_cf / estimate_alpha_knn in the same run. A child is killed
 above its time or memory cap (anchors: --anchor-cap-s / --anchor-cap-mb; ours: --cap-s /
@@ -45,7 +46,7 @@ from matting.reports.tables import markdown_table
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting"
 ANCHORS = ("pm_cf", "pm_knn")
-STAGES = ("cf", "cf_untiled", "knn", "network", "write", "predict")
+STAGES = ("cf", "cf_untiled", "knn", "nearest", "network", "write", "predict")
 
 # One stage in a fresh process: load the case's arrays, run, save the result, report
 # {"seconds", "peak_mb", "base_mb"} on the last stdout line.
@@ -58,11 +59,13 @@ def rss_mb():
 def hwm_mb():
   return int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024
 load = lambda name: np.load(os.path.join(case, name + '.npy'))
-if stage in ('cf', 'cf_untiled', 'knn'):
-  from matting.classic import closed_form, knn
+if stage in ('cf', 'cf_untiled', 'knn', 'nearest'):
+  from matting.classic import closed_form, knn, nearest_sample
   image, trimap = load('image'), load('trimap')
   if stage == 'knn':
     fn, params = knn.knn_alpha, {}
+  elif stage == 'nearest':
+    fn, params = nearest_sample.nearest_sample_alpha, {}
   else:
     fn = closed_form.closed_form_alpha
     params = ({'max_memory': options.get('max_memory'), 'sweeps': options.get('cf_sweeps')}
@@ -327,7 +330,7 @@ def main():
       for f in case.iterdir():
         f.unlink()
 
-  anchor_of = {"cf": "pm_cf", "cf_untiled": "pm_cf", "knn": "pm_knn"}
+  anchor_of = {"cf": "pm_cf", "cf_untiled": "pm_cf", "knn": "pm_knn", "nearest": "pm_cf"}
   by_key = {(r["case"], r["stage"]): r for r in rows}
   for row in rows:
     anchor = by_key.get((row["case"], anchor_of.get(row["stage"], "")))
