@@ -12,8 +12,9 @@ alphamatting GT26 Trimap1 (800x604, 32 % unknown) at 1x and upscaled --upscale t
 stage runs in a fresh process, which reports its wall time and its own peak RSS (VmHWM of
 /proc/self/status: getrusage's ru_maxrss would carry this parent's high-water mark into the
 child across fork + exec, which clamped small stages to the parent's RSS in a first run): cf,
-knn (our classic mattes), nearest (the nearest-sample matte, opt-in: not in the default
---stages; its ratios are against pymatting's closed-form matte), network (model load, input stack and DCNN forward from the cf/knn
+knn (our classic mattes), nearest (the nearest-sample matte), comp (comprehensive
+sampling) and comp_sampled (its sampled alpha without the smoothing) -- these three opt-in:
+not in the default --stages; their ratios are against pymatting's closed-form matte --, network (model load, input stack and DCNN forward from the cf/knn
 mattes), write (the 8-bit PNG), predict (the whole `matting predict` command), and the
 anchors pymatting estimate_alpha_cf / estimate_alpha_knn in the same run. A child is killed
 above its time or memory cap (anchors: --anchor-cap-s / --anchor-cap-mb; ours: --cap-s /
@@ -46,7 +47,9 @@ from matting.reports.tables import markdown_table
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting"
 ANCHORS = ("pm_cf", "pm_knn")
-STAGES = ("cf", "cf_untiled", "knn", "nearest", "network", "write", "predict")
+STAGES = ("cf", "cf_untiled", "knn", "nearest", "comp", "comp_sampled", "network", "write",
+          "predict")
+SAMPLING_STAGES = ("nearest", "comp", "comp_sampled")  # Classic methods; anchor pm_cf.
 
 # One stage in a fresh process: load the case's arrays, run, save the result, report
 # {"seconds", "peak_mb", "base_mb"} on the last stdout line.
@@ -59,13 +62,14 @@ def rss_mb():
 def hwm_mb():
   return int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024
 load = lambda name: np.load(os.path.join(case, name + '.npy'))
-if stage in ('cf', 'cf_untiled', 'knn', 'nearest'):
-  from matting.classic import closed_form, knn, nearest_sample
+if stage in ('cf', 'cf_untiled', 'knn', 'nearest', 'comp', 'comp_sampled'):
+  from matting import classic
+  from matting.classic import closed_form, knn
   image, trimap = load('image'), load('trimap')
   if stage == 'knn':
     fn, params = knn.knn_alpha, {}
-  elif stage == 'nearest':
-    fn, params = nearest_sample.nearest_sample_alpha, {}
+  elif stage in ('nearest', 'comp', 'comp_sampled'):
+    fn, params = classic.classic_solver(stage), {}
   else:
     fn = closed_form.closed_form_alpha
     params = ({'max_memory': options.get('max_memory'), 'sweeps': options.get('cf_sweeps')}
@@ -330,7 +334,8 @@ def main():
       for f in case.iterdir():
         f.unlink()
 
-  anchor_of = {"cf": "pm_cf", "cf_untiled": "pm_cf", "knn": "pm_knn", "nearest": "pm_cf"}
+  anchor_of = {"cf": "pm_cf", "cf_untiled": "pm_cf", "knn": "pm_knn",
+               **{stage: "pm_cf" for stage in SAMPLING_STAGES}}
   by_key = {(r["case"], r["stage"]): r for r in rows}
   for row in rows:
     anchor = by_key.get((row["case"], anchor_of.get(row["stage"], "")))

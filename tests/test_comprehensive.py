@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from matting import classic
 from matting.classic import comprehensive
 from matting.classic.closed_form import closed_form_laplacian
 from matting.data.trimap import trimap_masks
@@ -46,6 +47,52 @@ def test_deterministic_given_the_seed():
   image, trimap, _ = two_colour_example(40, 50, seed=5)
   first = comprehensive.comprehensive_alpha(image, trimap, seed=7)
   np.testing.assert_array_equal(first, comprehensive.comprehensive_alpha(image, trimap, seed=7))
+
+
+def test_comp_sampled_is_the_sampled_alpha_clipped():
+  """Classic method 'comp_sampled': stages 1-3 without the Laplacian smoothing."""
+  image, trimap, _ = two_colour_example(40, 50, seed=3)
+  alpha_hat, _ = comprehensive.sampled_alpha(image, trimap, seed=2)
+  sampled = classic.classic_alpha("comp_sampled", image, trimap, seed=2)
+  assert sampled.dtype == np.float32
+  np.testing.assert_array_equal(sampled, np.clip(alpha_hat, 0, 1).astype(np.float32))
+  smoothed = comprehensive.comprehensive_alpha(image, trimap, seed=2)
+  assert not np.array_equal(sampled, smoothed)
+
+
+def test_chunks_and_threads_do_not_change_the_pairs(monkeypatch):
+  """best_pairs and _nearest_candidates score pixels in chunks on one thread per core: the
+  chunk size and the thread count must not change a single pair."""
+  rng = np.random.default_rng(4)
+  n = 500
+  colours, positions = rng.random((n, 3)), rng.random((n, 2)) * 60
+  dist_fg, dist_bg = rng.uniform(1, 10, n), rng.uniform(1, 10, n)
+
+  def samples(k, clusters):
+    return {"colour": rng.random((k, 3)), "colour_var": rng.uniform(1e-4, 1e-2, k),
+            "position": rng.random((k, 2)) * 60, "spread": rng.uniform(0.5, 3, k),
+            "colour_cluster": np.sort(np.arange(k) % clusters)}
+
+  fg, bg = samples(40, 6), samples(30, 5)
+  args = (colours, positions, dist_fg, dist_bg, fg, bg, 0.01, 1.0, 20.0)
+  monkeypatch.setattr(comprehensive.threads, "usable_cores", lambda: 1)
+  reference = comprehensive.best_pairs(*args)
+  nearest = comprehensive._nearest_candidates(positions, dist_fg, fg, 1.0)
+  monkeypatch.setattr(comprehensive.threads, "usable_cores", lambda: 2)
+  for chunk_pairs in (30, 1 << 18):
+    for got, want in zip(comprehensive.best_pairs(*args, chunk_pairs=chunk_pairs), reference):
+      np.testing.assert_array_equal(got, want)
+  for got, want in zip(comprehensive._nearest_candidates(positions, dist_fg, fg, 1.0, chunk=7),
+                       nearest):
+    np.testing.assert_array_equal(got, want)
+
+
+def test_pixel_blocks_do_not_change_the_sampled_alpha(monkeypatch):
+  image, trimap, _ = two_colour_example(40, 50, seed=6)
+  whole = comprehensive.sampled_alpha(image, trimap, seed=1)
+  monkeypatch.setattr(comprehensive, "PIXEL_BLOCK", 37)
+  for got, want in zip(comprehensive.sampled_alpha(image, trimap, seed=1), whole):
+    np.testing.assert_array_equal(got, want)
 
 
 def test_sampling_regions_grow_with_distance():

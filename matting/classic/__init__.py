@@ -1,7 +1,8 @@
 """One entry point to the classic (non-learned) mattes the DCNN takes as inputs.
 
 'cf' is closed-form matting (Levin et al. 2008, local), 'knn' is KNN matting (Chen et al.
-2013, nonlocal), 'comp' is comprehensive sampling (Shahrian et al. 2013), 'nearest' the
+2013, nonlocal), 'comp' is comprehensive sampling (Shahrian et al. 2013), 'comp_sampled' its
+sampled alpha before the Laplacian smoothing (not a matte from a paper), 'nearest' the
 nearest-sample matte (one sample pair per pixel, from the nearest known pixels; not from the
 paper). Each solver module is imported on first use so that asking for one method does not
 pay for the others.
@@ -17,6 +18,7 @@ METHODS = {
     "cf": ("matting.classic.closed_form", "closed_form_alpha"),
     "knn": ("matting.classic.knn", "knn_alpha"),
     "comp": ("matting.classic.comprehensive", "comprehensive_alpha"),
+    "comp_sampled": ("matting.classic.comprehensive", "comprehensive_sampled_alpha"),
     "knn_rgb": ("matting.classic.knn", "knn_rgb_alpha"),
     "nearest": ("matting.classic.nearest_sample", "nearest_sample_alpha"),
 }

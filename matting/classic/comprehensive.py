@@ -46,10 +46,15 @@ import scipy.ndimage as ndi
 import scipy.sparse as sp
 from scipy.spatial.distance import cdist
 
-from matting.classic import sparse_solve
+from matting.classic import sparse_solve, threads
 from matting.classic.closed_form import closed_form_laplacian
 from matting.classic.nearest_sample import pair_alpha
 from matting.data.trimap import check_image_and_trimap, trimap_masks
+
+
+# best_pairs holds ~1.5 KB per pixel it scores (candidate indices, costs, dot products): the
+# unknown pixels go to it in blocks of at most this many (each pixel's pair is its own).
+PIXEL_BLOCK = 1 << 16
 
 
 def _kmeans_labels(points, k, rng, max_fit_points, distinct=False):
@@ -153,24 +158,31 @@ def _overlap(fg, bg):
   return 1.0 / (1.0 + gap_sq / spread)
 
 
-def _nearest_candidates(positions, own_distance, samples, spatial_weight):
+def _nearest_candidates(positions, own_distance, samples, spatial_weight, chunk=1 << 15):
   """(U, C) index and spatial cost of every colour cluster's closest candidate, per pixel.
 
   The spatial cost of a candidate is spatial_weight * ||x - mu|| / (d(x) + spread): its
   distance relative to the pixel's own distance to that side of the trimap, so that pixels
   deep in the unknown region accept farther samples. The sub-clusters of one colour cluster
-  differ mainly in position, so only the closest one competes.
+  differ mainly in position, so only the closest one competes. Pixels go in chunks on one
+  thread per core (SciPy's distances and NumPy's reductions release the GIL).
   """
   cluster = samples["colour_cluster"]
-  nearest, cost = [], []
-  for c in range(cluster.max() + 1):
-    members = np.flatnonzero(cluster == c)
-    gap = cdist(positions, samples["position"][members])
-    relative = gap / (own_distance[:, None] + samples["spread"][members])
-    best = relative.argmin(axis=1)
-    nearest.append(members[best])
-    cost.append(spatial_weight * relative[np.arange(len(best)), best])
-  return np.stack(nearest, axis=1), np.stack(cost, axis=1)
+  members = [np.flatnonzero(cluster == c) for c in range(cluster.max() + 1)]
+  nearest = np.empty((len(positions), len(members)), dtype=np.int64)
+  cost = np.empty((len(positions), len(members)))
+
+  def fill(start):
+    rows = slice(start, start + chunk)
+    for c, m in enumerate(members):
+      relative = (cdist(positions[rows], samples["position"][m])
+                  / (own_distance[rows, None] + samples["spread"][m]))
+      best = relative.argmin(axis=1)
+      nearest[rows, c] = m[best]
+      cost[rows, c] = spatial_weight * relative[np.arange(len(best)), best]
+
+  threads.map_on_cores(fill, range(0, len(positions), chunk))
+  return nearest, cost
 
 
 def best_pairs(colours, positions, dist_fg, dist_bg, fg, bg, noise, spatial_weight,
@@ -209,12 +221,14 @@ def best_pairs(colours, positions, dist_fg, dist_bg, fg, bg, noise, spatial_weig
   v_sq = ((colours**2).sum(-1)[:, None] - 2.0 * i_dot_b + b_sq).astype(np.float32)
   var_f = fg["colour_var"][near_f].astype(np.float32)
   var_b = bg["colour_var"][near_b].astype(np.float32)
-  spatial = spatial_f.astype(np.float32)[:, :, None] + spatial_b.astype(np.float32)[:, None, :]
+  spatial_f = spatial_f.astype(np.float32)
+  spatial_b = spatial_b.astype(np.float32)
 
   best = np.empty(len(colours), dtype=np.int64)
   step = max(1, chunk_pairs // (near_f.shape[1] * near_b.shape[1]))
-  for s in range(0, len(colours), step):
-    r = slice(s, s + step)
+
+  def score(start):  # One chunk of pixels; chunks go on one thread per core.
+    r = slice(start, start + step)
     pair = near_f[r][:, :, None] * len(b) + near_b[r][:, None, :]
     v_dot_g = i_dot_f[r][:, :, None] - f_dot_b[pair] + b_term[r][:, None, :]
     g_sq = gap_sq[pair]
@@ -223,8 +237,11 @@ def best_pairs(colours, positions, dist_fg, dist_bg, fg, bg, noise, spatial_weig
     # v = a^2 var_F + (1-a)^2 var_B + noise^2
     var = (a * (a * (var_f[r][:, :, None] + var_b[r][:, None, :]) - 2.0 * var_b[r][:, None, :])
            + (var_b[r] + noise**2)[:, None, :])
-    cost = 0.5 * d_sq / var + 1.5 * np.log(var) + spatial[r] + overlap[pair]
-    best[s:s + step] = cost.reshape(len(cost), -1).argmin(axis=1)
+    spatial = spatial_f[r][:, :, None] + spatial_b[r][:, None, :]
+    cost = 0.5 * d_sq / var + 1.5 * np.log(var) + spatial + overlap[pair]
+    best[r] = cost.reshape(len(cost), -1).argmin(axis=1)
+
+  threads.map_on_cores(score, range(0, len(colours), step))
 
   # The winners' alpha and distortion, recomputed directly in float64.
   best_f, best_b = np.divmod(best, near_b.shape[1])
@@ -272,8 +289,9 @@ def sampled_alpha(image, trimap, seed=0, num_bands=4, min_width=8, num_colour_cl
   distortion_u = np.empty(len(rows))
   for j in range(num_bands):
     for k in range(num_bands):
-      members = np.flatnonzero((band_fg == j) & (band_bg == k))
-      if len(members):
+      band_pair = np.flatnonzero((band_fg == j) & (band_bg == k))
+      for start in range(0, len(band_pair), PIXEL_BLOCK):  # Bounded memory at any size.
+        members = band_pair[start:start + PIXEL_BLOCK]
         alpha_u[members], distortion_u[members] = best_pairs(
             colours[members], positions[members], dist_fg[members], dist_bg[members],
             candidates_fg[j], candidates_bg[k], noise, spatial_weight, overlap_weight)
@@ -335,3 +353,13 @@ def comprehensive_alpha(image, trimap, seed=0, confidence_scale=0.03, lam=0.003,
     alpha = smooth_alpha(image, trimap, alpha_hat, confidence, lam=lam, eps=eps, radius=radius,
                          preconditioner=preconditioner)
   return np.clip(alpha, 0.0, 1.0).astype(np.float32)
+
+
+def comprehensive_sampled_alpha(image, trimap, seed=0, **sampling):
+  """Comprehensive sampling's per-pixel alpha without the Laplacian smoothing, float32 (H, W).
+
+  Stages 1-3 only (`sampled_alpha`, clipped): no sparse solve, so the cost grows with the
+  unknown pixels and the candidates alone. Not the paper's matte; a network input that leaves
+  the smoothing to the network, which sees the closed-form matte beside it.
+  """
+  return comprehensive_alpha(image, trimap, seed=seed, lam=0, **sampling)

@@ -7,7 +7,9 @@ is the KNN matte with RGB features (classic method 'knn_rgb') instead of the pap
 'depth' is not from the paper: how far each unknown pixel lies from the nearest known one
 (`unknown_depth`), context that the network's 13x13 window cannot see. 'nearest' is not
 from the paper either: the nearest-sample matte (classic/nearest_sample.py), a cheap stand-in
-for comprehensive sampling's per-pixel colour evidence.
+for comprehensive sampling's per-pixel colour evidence. 'compsampled' is comprehensive
+sampling's alpha before its Laplacian smoothing (classic method 'comp_sampled'): the same
+evidence without the sparse solve.
 """
 
 import os
@@ -31,6 +33,7 @@ COMBINATIONS = {
     "rgb_cf_knn_comp_depth": ("cf", "knn", "comp", "depth"),
     "rgb_cf_knn_nearest": ("cf", "knn", "nearest"),
     "rgb_cf_knn_comp_nearest": ("cf", "knn", "comp", "nearest"),
+    "rgb_cf_knn_compsampled": ("cf", "knn", "comp_sampled"),
 }
 TRIMAP_CHANNELS = ("trimap", "depth")
 DEPTH_SCALE = 64.0  # unknown_depth saturates 64 px deep (the 13x13 window reaches 6 px).
