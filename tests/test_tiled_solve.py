@@ -46,6 +46,50 @@ def test_tiled_solve_agrees_with_the_untiled_one(example, constraint):
                                 untiled[trimap != 0.5] if constraint == "hard" else 0)
 
 
+def _prior(example, strength=0.5):
+  """A data term pulling the unknown pixels towards a noisy GT, varying in weight."""
+  rng = np.random.default_rng(2)
+  unknown = example.trimap == 0.5
+  weight = strength * np.where(unknown, rng.random(unknown.shape), 0.0)
+  return weight, np.clip(example.alpha + 0.2 * rng.standard_normal(unknown.shape), 0, 1)
+
+
+def test_tiled_solve_with_a_prior_agrees_with_the_untiled_one(example):
+  """The data term (comprehensive sampling's smoothing) is cropped for every tile and block-
+  averaged for the coarse ring values: tiled and untiled agree as without it, and both
+  differ from the solve without the prior."""
+  image, trimap, gt = example.image, example.trimap, example.alpha
+  prior = _prior(example)
+  kwargs = dict(constraint="hard", prior=prior)
+  untiled = closed_form_alpha(image, trimap, tiled=False, **kwargs)
+  tiled = closed_form_alpha(image, trimap, tiled=True, tile_variables=1500, overlap=24,
+                            **kwargs)
+  without = closed_form_alpha(image, trimap, constraint="hard", tiled=False)
+  assert np.abs(untiled - without).mean() > 10 * np.abs(tiled - untiled).mean()
+  assert sad(tiled, gt, trimap) == pytest.approx(sad(untiled, gt, trimap), rel=0.01)
+  assert np.abs(tiled - untiled).mean() < 2e-3
+
+
+def test_comprehensive_sampling_follows_the_memory_budget(example):
+  from matting.classic import comprehensive
+  image, trimap = example.image, example.trimap
+  with pytest.raises(MattingInputError, match=r"200x150 image .* memory budget") as error:
+    comprehensive.comprehensive_alpha(image, trimap, max_memory="1M")
+  assert error.value.field == "max_memory"
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda w, t: (w[:-1], t[:-1]), "prior: weight .* must match the trimap"),
+    (lambda w, t: (-w, t), "prior: weights must be finite and >= 0"),
+    (lambda w, t: (w, np.where(w > 0, np.nan, t)), "prior: weights must be finite"),
+])
+def test_bad_priors_raise(example, change, match):
+  with pytest.raises(MattingInputError, match=match):
+    closed_form_alpha(example.image, example.trimap, prior=change(*_prior(example)))
+  with pytest.raises(MattingInputError, match="prior: not supported with max_pixels"):
+    closed_form_alpha(example.image, example.trimap, prior=_prior(example), max_pixels=100)
+
+
 def test_schwarz_sweeps_shrink_the_coarse_ring_error(example):
   image, trimap = example.image, example.trimap
   untiled = closed_form_alpha(image, trimap, tiled=False)

@@ -29,7 +29,9 @@ CACHE_VERSION = 1
 # knn 2: the approximate neighbour search (knn.SEARCH_EPS); 3: CG to rtol 1e-6 (knn.RTOL).
 # knn_rgb runs knn's solver: bump the two together. cf 2: the tiles follow a budget fixed per
 # machine (earlier entries of large images may hold tiles set by the memory free then).
-SOLVER_VERSIONS = {"cf": 2, "knn": 3, "knn_rgb": 3}
+# comp 2: its smoothing is the closed-form solve with a prior, tiled above 250k unknowns
+# (mattes below that bit-identical to version 1's).
+SOLVER_VERSIONS = {"cf": 2, "knn": 3, "knn_rgb": 3, "comp": 2}
 
 
 def cache_key(image, trimap, method, params=None):

@@ -254,15 +254,17 @@ class _Tile:
     cy0, cy1, cx0, cx1 = self.crop
     return array[cy0:cy1, cx0:cx1]
 
-  def build(self, image_crop, trimap_crop, params):
-    """The crop's system and its exact factor (~1.6 KB per unknown)."""
+  def build(self, image_crop, trimap_crop, params, prior_crop=None):
+    """The crop's system and its exact factor (~1.6 KB per unknown); `prior_crop`: the
+    crop of closed_form_alpha's data term as (H, W, 2) weight and weight * target."""
     fg, _, unknown = trimap_masks(trimap_crop)
     ring = np.zeros(unknown.size, bool)
     ring[self.ring] = True
     L = closed_form_laplacian(image_crop, params["eps"], params["radius"], known=~unknown)
     self.A, self.b0, self.free, self.alpha = sparse_solve.constrained_system(
         L, ~unknown.ravel(), fg.ravel(), params["lam"], params["constraint"], fixed=ring,
-        fixed_values=np.zeros(ring.size))
+        fixed_values=np.zeros(ring.size),
+        prior=None if prior_crop is None else (prior_crop[..., 0], prior_crop[..., 1]))
     self.coupling = L[self.free][:, self.ring].tocsr()
     del L
     self.factor = (sparse_solve.NestedDissectionCholesky(
@@ -293,9 +295,9 @@ class _Tile:
     out[y0:y1, x0:x1] = core_alpha
 
 
-def _solve_tile(tile, image_crop, trimap_crop, ring_values, params):
+def _solve_tile(tile, image_crop, trimap_crop, ring_values, params, prior_crop=None):
   """A tile's core alpha from its crop and ring values; its factor is freed on return."""
-  return tile.build(image_crop, trimap_crop, params).solve(ring_values, params)
+  return tile.build(image_crop, trimap_crop, params, prior_crop).solve(ring_values, params)
 
 
 def _tile_pool(num_tiles, tile_bytes, spare_bytes):
@@ -308,7 +310,7 @@ def _tile_pool(num_tiles, tile_bytes, spare_bytes):
 
 
 def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, params,
-                 max_memory):
+                 max_memory, prior=None):
   """Alpha (H, W) float64 (unclipped) by overlapping domain decomposition (TILE_VARIABLES).
 
   The rings of the tiles (`_Tile`) first take their values from the half-resolution matte
@@ -318,6 +320,8 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
   current matte (its neighbours' fresh cores), reusing each tile's factor (all tiles'
   factors are then kept: memory grows with the image): every sweep shrinks the error that
   the coarse ring values left. Known pixels away from every tile keep their trimap value.
+  `prior`: None, or the data term as (H, W, 2) weight and weight * target (block-averaged for
+  the coarse matte, cropped for the tiles).
   """
   radius = params["radius"]
   tiles = [_Tile(trimap, core, overlap, params) for core in _tile_cores(variables, tile_variables)]
@@ -328,6 +332,8 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
   pool = None if sweeps else _tile_pool(len(tiles), tile_bytes,
                                         room(max_memory) - PIXEL_BYTES * trimap.size)
   small_image, small_trimap = resolution.downsample(image, trimap, RING_FACTOR)
+  small_prior = (None if prior is None else
+                 resolution.downsample(prior, trimap, RING_FACTOR)[0])
   fg_s, bg_s, _ = trimap_masks(small_trimap)
   # The pool's exit kills its workers on an error or Ctrl-C, else lets them finish.
   with pool if pool is not None else contextlib.nullcontext():
@@ -337,18 +343,19 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
     else:
       small = closed_form_alpha(small_image, small_trimap, max_memory=max_memory,
                                 tile_variables=tile_variables, overlap=overlap, sweeps=sweeps,
-                                **params).astype(np.float64)
-    del small_image, small_trimap
+                                prior=_unpacked(small_prior), **params).astype(np.float64)
+    del small_image, small_trimap, small_prior
     alpha = trimap_masks(trimap)[0].astype(np.float64)
     rings = [resolution.upsampled_at(small, *tile.ring_pixels(), RING_FACTOR) for tile in tiles]
     if pool is not None:
       cores = pool.map(_solve_tile, [(tile, tile.crop_of(image), tile.crop_of(trimap), ring,
-                                      params) for tile, ring in zip(tiles, rings)])
+                                      params, _crop(tile, prior))
+                                     for tile, ring in zip(tiles, rings)])
       for tile, core_alpha in zip(tiles, cores):
         tile.write_core(alpha, core_alpha)
       return alpha
   for tile, ring in zip(tiles, rings):
-    tile.build(tile.crop_of(image), tile.crop_of(trimap), params)
+    tile.build(tile.crop_of(image), tile.crop_of(trimap), params, _crop(tile, prior))
     tile.write_core(alpha, tile.solve(ring, params))
     if not sweeps:
       tile.factor = tile.A = tile.coupling = None  # One tile's factor alive at a time.
@@ -356,6 +363,32 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
     for tile in tiles:
       tile.write_core(alpha, tile.solve(alpha[tile.ring_pixels()], params))
   return alpha
+
+
+def _crop(tile, prior):
+  return None if prior is None else tile.crop_of(prior)
+
+
+def _packed(prior, shape):
+  """closed_form_alpha's prior (weight, target) as one (H, W, 2) array of weight and
+  weight * target (the form the solves add, which block averages keep consistent)."""
+  if prior is None:
+    return None
+  weight, target = (np.asarray(p, dtype=np.float64) for p in prior)
+  if weight.shape != shape or target.shape != shape:
+    raise MattingInputError(f"prior: weight {weight.shape} and target {target.shape} must "
+                            f"match the trimap {shape}")
+  if not (np.isfinite(weight).all() and np.isfinite(target).all()) or (weight < 0).any():
+    raise MattingInputError("prior: weights must be finite and >= 0, targets finite")
+  return np.stack([weight, weight * target], axis=-1)
+
+
+def _unpacked(packed):
+  """(weight, target) back from `_packed` (target 0 where the weight is 0)."""
+  if packed is None:
+    return None
+  weight, pull = packed[..., 0], packed[..., 1]
+  return weight, np.divide(pull, weight, out=np.zeros_like(pull), where=weight > 0)
 
 
 def _grown(n, overlap):
@@ -439,7 +472,7 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
                       preconditioner="cholesky", rtol=1e-7, coarse_to_fine=False,
                       maxiter=10000, max_memory=None, tiled=None,
                       tile_variables=TILE_VARIABLES, overlap=OVERLAP, sweeps=SWEEPS,
-                      max_pixels=None):
+                      max_pixels=None, prior=None):
   """Closed-form matte (Levin et al. 2008) as float32 (H, W) in [0, 1].
 
   Solves Eq. 12 with the trimap as constraint: 'soft' minimises
@@ -476,9 +509,15 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
     max_pixels: None (the paper), or solve images larger than this at a working resolution
       of at most max_pixels and read alpha back bilinearly into the unknown region
       (`resolution.at_working_resolution`); full resolution when the blocks leave no FG or BG.
+    prior: None, or (weight, target), two (H, W) arrays: adds the data term
+      sum_i weight_i (alpha_i - target_i)^2 to the energy (comprehensive sampling's
+      smoothing); tiles and the memory budget apply as without it. Not with max_pixels.
   """
   image, trimap = check_image_and_trimap(image, trimap)
   _check_params(eps, radius, lam, rtol, maxiter, tile_variables, overlap, sweeps)
+  prior = _packed(prior, trimap.shape)
+  if prior is not None and max_pixels is not None:
+    raise MattingInputError("prior: not supported with max_pixels")
   low = resolution.at_working_resolution(
       lambda small_image, small_trimap: closed_form_alpha(
           small_image, small_trimap, eps, radius, lam, constraint, preconditioner, rtol,
@@ -499,11 +538,14 @@ def closed_form_alpha(image, trimap, eps=1e-7, radius=1, lam=100.0, constraint="
             "tiles", field="max_memory")
     if size is not None:
       params.pop("preconditioner")
-      alpha = _tiled_alpha(image, trimap, variables, size, overlap, sweeps, params, max_memory)
+      alpha = _tiled_alpha(image, trimap, variables, size, overlap, sweeps, params, max_memory,
+                           prior)
       return np.clip(alpha, 0.0, 1.0).astype(np.float32)
   x0 = coarse_to_fine_guess(image, trimap, **params) if coarse_to_fine else None
   alpha = sparse_solve.solve_alpha(closed_form_laplacian(image, eps, radius, known=~unknown),
                                    ~unknown.ravel(), fg.ravel(), lam=lam, constraint=constraint,
                                    preconditioner=preconditioner, x0=x0, rtol=rtol,
-                                   maxiter=maxiter, grid_shape=(height, width))
+                                   maxiter=maxiter, grid_shape=(height, width),
+                                   prior=None if prior is None else
+                                   (prior[..., 0].ravel(), prior[..., 1].ravel()))
   return np.clip(alpha, 0.0, 1.0).reshape(height, width).astype(np.float32)

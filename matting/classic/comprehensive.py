@@ -30,10 +30,10 @@ The DCNN's third classic input (Cho et al. 2016, Sec. 3). Three stages, as in th
 
 Post-processing (following Robust Matting): the sampled alpha a_hat is smoothed with the
 matting Laplacian L, minimising a^T L a + lam * sum_i conf_i (a_i - a_hat_i)^2 with the
-trimap pixels fixed, conf_i = exp(-(distortion_i / confidence_scale)^2). The data term is
-written, as in Robust Matting, as edges from every unknown pixel to two virtual nodes held
-at alpha 1 and 0 (weights lam conf a_hat and lam conf (1 - a_hat)); the augmented graph is a
-Laplacian whose hard-constrained solve is exactly (L + lam C) a = lam C a_hat. The default
+trimap pixels fixed, conf_i = exp(-(distortion_i / confidence_scale)^2): Robust Matting's
+edges to two virtual nodes held at alpha 1 and 0 (weights lam conf a_hat and lam conf
+(1 - a_hat)) add exactly lam C to the system's diagonal and lam C a_hat to its right-hand
+side, which is how the closed-form solver takes it (its `prior`, tiled as it is). The default
 lam is small: on alphamatting.com's training set the sampled alpha works best as a gentle
 pull on the Laplacian's solution, correcting it where the local colour-line model fails.
 """
@@ -43,11 +43,10 @@ import warnings
 import numpy as np
 import scipy.cluster.vq as vq
 import scipy.ndimage as ndi
-import scipy.sparse as sp
 from scipy.spatial.distance import cdist
 
-from matting.classic import sparse_solve, threads
-from matting.classic.closed_form import closed_form_laplacian
+from matting.classic import threads
+from matting.classic.closed_form import closed_form_alpha
 from matting.classic.nearest_sample import pair_alpha
 from matting.data.trimap import check_image_and_trimap, trimap_masks
 
@@ -301,39 +300,26 @@ def sampled_alpha(image, trimap, seed=0, num_bands=4, min_width=8, num_colour_cl
 
 
 def smooth_alpha(image, trimap, alpha_hat, confidence, lam=0.003, eps=1e-7, radius=1,
-                 preconditioner="cholesky", rtol=1e-6):
+                 preconditioner="cholesky", rtol=1e-6, max_memory=None):
   """Confidence-weighted Laplacian smoothing of a sampled alpha (post-processing).
 
   Solves (L + lam C) alpha = lam C alpha_hat on the unknown pixels, trimap pixels fixed,
-  C = diag(confidence), L the closed-form matting Laplacian. The data term enters as two
-  virtual nodes (alpha 1 and 0) linked to every unknown pixel, as in Robust Matting.
+  C = diag(confidence), L the closed-form matting Laplacian: the closed-form solve with
+  hard constraints and lam C alpha_hat as its data term (`closed_form_alpha`'s prior), so
+  it is tiled and kept within the memory budget (`max_memory`) as that solve is.
 
   Returns:
-    float64 (H, W) alpha, unclipped.
+    float32 (H, W) alpha in [0, 1].
   """
-  fg, bg, unknown = trimap_masks(trimap)
-  known = ~unknown
-  n = known.size
-  laplacian = closed_form_laplacian(image, eps=eps, radius=radius, known=known)
-  weight = lam * np.where(unknown, confidence, 0.0).ravel()
-  to_fg = weight * alpha_hat.ravel()
-  to_bg = weight - to_fg
-  pixels = np.arange(n)
-  edges = sp.csr_matrix(
-      (np.concatenate([-to_fg, -to_bg]),
-       (np.concatenate([pixels, pixels]), np.repeat([n, n + 1], n))), shape=(n + 2, n + 2))
-  degree = sp.diags(np.concatenate([weight, [to_fg.sum(), to_bg.sum()]]))
-  augmented = sp.block_diag([laplacian, sp.csr_matrix((2, 2))]) + edges + edges.T + degree
-  values = np.concatenate([fg.ravel().astype(np.float64), [1.0, 0.0]])
-  alpha = sparse_solve.solve_alpha(augmented, np.concatenate([known.ravel(), [True, True]]),
-                                   values, constraint="hard", x0=np.append(alpha_hat, [1, 0]),
-                                   preconditioner=preconditioner, rtol=rtol,
-                                   grid_shape=trimap.shape)
-  return alpha[:n].reshape(trimap.shape)
+  unknown = trimap_masks(trimap)[2]
+  weight = lam * np.where(unknown, confidence, 0.0)
+  return closed_form_alpha(image, trimap, eps=eps, radius=radius, constraint="hard",
+                           preconditioner=preconditioner, rtol=rtol, max_memory=max_memory,
+                           prior=(weight, alpha_hat))
 
 
 def comprehensive_alpha(image, trimap, seed=0, confidence_scale=0.03, lam=0.003, eps=1e-7,
-                        radius=1, preconditioner="cholesky", **sampling):
+                        radius=1, preconditioner="cholesky", max_memory=None, **sampling):
   """Comprehensive sampling alpha matte, float32 (H, W) in [0, 1].
 
   Args:
@@ -343,6 +329,7 @@ def comprehensive_alpha(image, trimap, seed=0, confidence_scale=0.03, lam=0.003,
     confidence_scale: distortion at which a sample's confidence falls to 1/e.
     lam: weight of the sampled alpha against the Laplacian's smoothness; 0 skips smoothing.
     eps, radius: matting Laplacian parameters.
+    max_memory: the smoothing solve's memory budget (`closed_form_alpha`).
     **sampling: passed to `sampled_alpha` (bands, clusters and cost weights).
   """
   image, trimap = check_image_and_trimap(image, trimap)
@@ -351,7 +338,7 @@ def comprehensive_alpha(image, trimap, seed=0, confidence_scale=0.03, lam=0.003,
   if lam > 0 and trimap_masks(trimap)[2].any():
     confidence = np.exp(-(distortion / confidence_scale) ** 2)
     alpha = smooth_alpha(image, trimap, alpha_hat, confidence, lam=lam, eps=eps, radius=radius,
-                         preconditioner=preconditioner)
+                         preconditioner=preconditioner, max_memory=max_memory)
   return np.clip(alpha, 0.0, 1.0).astype(np.float32)
 
 

@@ -322,15 +322,28 @@ def conjugate_gradient(A, b, M=None, x0=None, rtol=1e-7, maxiter=10000, workers=
 
 
 def constrained_system(L, known, known_values, lam=100.0, constraint="soft", fixed=None,
-                       fixed_values=None):
+                       fixed_values=None, prior=None):
   """Reduces the matting problem to an SPD system A x = b on the variables that need solving.
 
   Returns (A, b, free, alpha): alpha is the full solution with every variable outside
   `free` already set, and A, b act on alpha[free]. Soft: pixels with an empty Laplacian row
   (no active window) just take their trimap value; hard: the known pixels are fixed.
   `fixed` (bool, optional) pins further pixels to `fixed_values` (Dirichlet values, e.g. a
-  tile's ring taken from a coarser solve): they leave the system and move to b.
+  tile's ring taken from a coarser solve): they leave the system and move to b. `prior`
+  (optional (weight, weight * target), each (N,)) adds the data term
+  sum_i weight_i (alpha_i - target_i)^2: weight on A's diagonal, weight * target to b.
   """
+  A, b, free, alpha = _constrained_system(L, known, known_values, lam, constraint, fixed,
+                                          fixed_values)
+  if prior is not None:
+    weight, pull = (np.asarray(p, dtype=np.float64).ravel()[free] for p in prior)
+    A = (A + sp.diags(weight)).tocsr()
+    b = b + pull
+  return A, b, free, alpha
+
+
+def _constrained_system(L, known, known_values, lam, constraint, fixed, fixed_values):
+  """`constrained_system` without the prior."""
   L = sp.csr_matrix(L, dtype=np.float64)
   known = np.asarray(known, dtype=bool).ravel()
   values = np.where(known, np.asarray(known_values, dtype=np.float64).ravel(), 0.0)
@@ -363,7 +376,7 @@ def constrained_system(L, known, known_values, lam=100.0, constraint="soft", fix
 
 def solve_alpha(L, known, known_values, lam=100.0, constraint="soft", preconditioner="jacobi",
                 x0=None, rtol=1e-7, maxiter=10000, grid_shape=None, fixed=None,
-                fixed_values=None):
+                fixed_values=None, prior=None):
   """Solves for alpha (flat float64, unclipped) given a Laplacian and trimap constraints.
 
   Args:
@@ -379,9 +392,10 @@ def solve_alpha(L, known, known_values, lam=100.0, constraint="soft", preconditi
     grid_shape: (H, W) of the pixel grid, N = H*W; needed by 'cholesky'.
     fixed, fixed_values: optional (N,) bool and values of further pinned pixels
       (`constrained_system`).
+    prior: optional (weight, weight * target) data term (`constrained_system`).
   """
   A, b, free, alpha = constrained_system(L, known, known_values, lam, constraint, fixed,
-                                         fixed_values)
+                                         fixed_values, prior)
   del L  # Frees the Laplacian during the solve if the caller kept no reference to it.
   if not len(free):
     return alpha
