@@ -5,9 +5,9 @@ sampling matte rgb_cf_comp and rgb_cf_knn_comp, and with the KNN matte on RGB fe
 instead of HSV rgb_cf_knnrgb and rgb_cf_knnrgb_comp, and three not from the paper:
 rgb_cf_knn_comp_depth (each unknown pixel's distance to the nearest known one as a further
 channel), rgb_cf_knn_nearest, rgb_cf_knn_comp_nearest (the nearest-sample matte,
-classic/nearest_sample.py, as a further matte) and rgb_cf_knn_compsampled (comprehensive
-sampling's alpha before its Laplacian smoothing in place of the comp matte). Same
-architecture, data, seed and schedule.
+classic/nearest_sample.py, as a further matte) and rgb_cf_knn_compsampled(_conf)
+(comprehensive sampling's alpha before its Laplacian smoothing in place of the comp matte,
+and with each sample's confidence). Same architecture, data, seed and schedule.
   python launch.py --experiment=input_combinations [--mode=cpu] [--data_dir=...]
 """
 

@@ -60,6 +60,18 @@ def test_comp_sampled_is_the_sampled_alpha_clipped():
   assert not np.array_equal(sampled, smoothed)
 
 
+def test_confidence_is_the_smoothing_weight_of_the_same_samples():
+  image, trimap, _ = two_colour_example(40, 50, seed=3)
+  _, distortion = comprehensive.sampled_alpha(image, trimap, seed=2)
+  confidence = classic.classic_alpha("comp_confidence", image, trimap, seed=2)
+  assert confidence.dtype == np.float32
+  np.testing.assert_allclose(confidence, np.exp(-(distortion / 0.03) ** 2), rtol=1e-6)
+  np.testing.assert_array_equal(confidence[trimap != 0.5], 1.0)
+  # Noisy blends of two clusters: most samples fit, not all perfectly.
+  unknown = confidence[trimap == 0.5]
+  assert 0.5 < np.median(unknown) < 1.0
+
+
 def test_chunks_and_threads_do_not_change_the_pairs(monkeypatch):
   """best_pairs and _nearest_candidates score pixels in chunks on one thread per core: the
   chunk size and the thread count must not change a single pair."""

@@ -23,13 +23,13 @@ def test_normalized_rgb_unit_norm_and_safe_at_black():
     ("rgb_trimap", 4), ("rgb_cf", 4), ("rgb_knn", 4), ("rgb_cf_knn", 5),
     ("rgb_cf_comp", 5), ("rgb_cf_knn_comp", 6), ("rgb_cf_knnrgb", 5),
     ("rgb_cf_knnrgb_comp", 6), ("rgb_cf_knn_comp_depth", 7), ("rgb_cf_knn_nearest", 6),
-    ("rgb_cf_knn_comp_nearest", 7), ("rgb_cf_knn_compsampled", 6)])
+    ("rgb_cf_knn_comp_nearest", 7), ("rgb_cf_knn_compsampled", 6), ("rgb_cf_knn_compsampled_conf", 7)])
 def test_stack_channel_order(combination, channels):
   rng = np.random.default_rng(1)
   image = rng.random((4, 5, 3)).astype(np.float32)
   trimap = np.full((4, 5), 0.5, np.float32)
   values = {"trimap": 0.5, "depth": 1.0, "cf": 0.1, "knn": 0.2, "comp": 0.3, "knn_rgb": 0.4,
-            "nearest": 0.6, "comp_sampled": 0.7}
+            "nearest": 0.6, "comp_sampled": 0.7, "comp_confidence": 0.8}
   mattes = {m: np.full((4, 5), v, np.float32) for m, v in values.items()
             if m not in stacks.TRIMAP_CHANNELS}
   stack = stacks.input_stack(image, trimap, mattes, combination)

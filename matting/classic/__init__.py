@@ -2,7 +2,8 @@
 
 'cf' is closed-form matting (Levin et al. 2008, local), 'knn' is KNN matting (Chen et al.
 2013, nonlocal), 'comp' is comprehensive sampling (Shahrian et al. 2013), 'comp_sampled' its
-sampled alpha before the Laplacian smoothing (not a matte from a paper), 'nearest' the
+sampled alpha before the Laplacian smoothing (not a matte from a paper) and 'comp_confidence'
+how far to trust it (not a matte), 'nearest' the
 nearest-sample matte (one sample pair per pixel, from the nearest known pixels; not from the
 paper). Each solver module is imported on first use so that asking for one method does not
 pay for the others.
@@ -19,9 +20,11 @@ METHODS = {
     "knn": ("matting.classic.knn", "knn_alpha"),
     "comp": ("matting.classic.comprehensive", "comprehensive_alpha"),
     "comp_sampled": ("matting.classic.comprehensive", "comprehensive_sampled_alpha"),
+    "comp_confidence": ("matting.classic.comprehensive", "comprehensive_confidence"),
     "knn_rgb": ("matting.classic.knn", "knn_rgb_alpha"),
     "nearest": ("matting.classic.nearest_sample", "nearest_sample_alpha"),
 }
+NOT_MATTES = ("comp_confidence",)  # Per-pixel maps in [0, 1] that are not an alpha estimate.
 KNN_METHODS = ("knn", "knn_rgb")  # Same solver and parameters (max_pixels, ...), two features.
 # pymatting's mattes, as reference rows in reports only (classic/references.py).
 REFERENCES = {

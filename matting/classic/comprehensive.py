@@ -350,3 +350,15 @@ def comprehensive_sampled_alpha(image, trimap, seed=0, **sampling):
   the smoothing to the network, which sees the closed-form matte beside it.
   """
   return comprehensive_alpha(image, trimap, seed=seed, lam=0, **sampling)
+
+
+def comprehensive_confidence(image, trimap, seed=0, confidence_scale=0.03, **sampling):
+  """How far to trust the sampled alpha, float32 (H, W) in [0, 1]: exp(-(d / scale)^2) of its
+  best pair's chromatic distortion d on the unknown pixels (the weight the smoothing gives
+  each sample), 1 on the known ones. Not a matte: a network input beside
+  `comprehensive_sampled_alpha` (the same seed gives the same samples), so that the network
+  can do the smoothing's job of falling back on the closed-form matte where samples fit badly.
+  """
+  image, trimap = check_image_and_trimap(image, trimap)
+  _, distortion = sampled_alpha(image, trimap, seed=seed, **sampling)
+  return np.exp(-(distortion / confidence_scale) ** 2).astype(np.float32)

@@ -9,7 +9,8 @@ is the KNN matte with RGB features (classic method 'knn_rgb') instead of the pap
 from the paper either: the nearest-sample matte (classic/nearest_sample.py), a cheap stand-in
 for comprehensive sampling's per-pixel colour evidence. 'compsampled' is comprehensive
 sampling's alpha before its Laplacian smoothing (classic method 'comp_sampled'): the same
-evidence without the sparse solve.
+evidence without the sparse solve; 'conf' adds each sample's confidence (classic method
+'comp_confidence', from the same samples), the weight the smoothing would give it.
 """
 
 import os
@@ -34,6 +35,7 @@ COMBINATIONS = {
     "rgb_cf_knn_nearest": ("cf", "knn", "nearest"),
     "rgb_cf_knn_comp_nearest": ("cf", "knn", "comp", "nearest"),
     "rgb_cf_knn_compsampled": ("cf", "knn", "comp_sampled"),
+    "rgb_cf_knn_compsampled_conf": ("cf", "knn", "comp_sampled", "comp_confidence"),
 }
 TRIMAP_CHANNELS = ("trimap", "depth")
 DEPTH_SCALE = 64.0  # unknown_depth saturates 64 px deep (the 13x13 window reaches 6 px).
