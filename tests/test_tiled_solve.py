@@ -70,9 +70,13 @@ def test_tiled_solve_with_a_prior_agrees_with_the_untiled_one(example):
   assert np.abs(tiled - untiled).mean() < 2e-3
 
 
-def test_comprehensive_sampling_follows_the_memory_budget(example):
+def test_comprehensive_sampling_follows_the_memory_budget(example, monkeypatch):
   from matting.classic import comprehensive
   image, trimap = example.image, example.trimap
+  def no_sampling(*args, **kwargs):
+    raise AssertionError("sampled before the budget check")
+
+  monkeypatch.setattr(comprehensive, "sampled_alpha", no_sampling)
   with pytest.raises(MattingInputError, match=r"200x150 image .* memory budget") as error:
     comprehensive.comprehensive_alpha(image, trimap, max_memory="1M")
   assert error.value.field == "max_memory"

@@ -46,7 +46,7 @@ import scipy.ndimage as ndi
 from scipy.spatial.distance import cdist
 
 from matting.classic import threads
-from matting.classic.closed_form import closed_form_alpha
+from matting.classic.closed_form import closed_form_alpha, solve_plan
 from matting.classic.nearest_sample import pair_alpha
 from matting.data.trimap import check_image_and_trimap, trimap_masks
 
@@ -333,6 +333,8 @@ def comprehensive_alpha(image, trimap, seed=0, confidence_scale=0.03, lam=0.003,
     **sampling: passed to `sampled_alpha` (bands, clusters and cost weights).
   """
   image, trimap = check_image_and_trimap(image, trimap)
+  if lam > 0:  # A budget the smoothing's tiles cannot meet fails before the sampling.
+    solve_plan(trimap, radius, constraint="hard", max_memory=max_memory)
   alpha_hat, distortion = sampled_alpha(image, trimap, seed=seed, **sampling)
   alpha = alpha_hat
   if lam > 0 and trimap_masks(trimap)[2].any():
