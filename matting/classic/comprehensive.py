@@ -349,7 +349,9 @@ def comprehensive_sampled_alpha(image, trimap, seed=0, **sampling):
 
   Stages 1-3 only (`sampled_alpha`, clipped): no sparse solve, so the cost grows with the
   unknown pixels and the candidates alone. Not the paper's matte; a network input that leaves
-  the smoothing to the network, which sees the closed-form matte beside it.
+  the smoothing to the network, which sees the closed-form matte beside it. As such it gave
+  most of the smoothed matte's gain except on wide unknown regions, and saved less time than
+  the sampling costs (BUILD_NOTES.md, issue 13, thirteenth pass).
   """
   return comprehensive_alpha(image, trimap, seed=seed, lam=0, **sampling)
 
