@@ -77,7 +77,9 @@ def test_comprehensive_sampling_follows_the_memory_budget(example, monkeypatch):
     raise AssertionError("sampled before the budget check")
 
   monkeypatch.setattr(comprehensive, "sampled_alpha", no_sampling)
-  with pytest.raises(MattingInputError, match=r"200x150 image .* memory budget") as error:
+  with pytest.raises(MattingInputError,
+                     match=r"^comprehensive sampling's smoothing: .*200x150 image .* memory budget"
+                     ) as error:
     comprehensive.comprehensive_alpha(image, trimap, max_memory="1M")
   assert error.value.field == "max_memory"
 

@@ -49,6 +49,7 @@ from matting.classic import threads
 from matting.classic.closed_form import closed_form_alpha, solve_plan
 from matting.classic.nearest_sample import pair_alpha
 from matting.data.trimap import check_image_and_trimap, trimap_masks
+from matting.errors import MattingInputError
 
 
 # best_pairs holds ~1.5 KB per pixel it scores (candidate indices, costs, dot products): the
@@ -334,7 +335,11 @@ def comprehensive_alpha(image, trimap, seed=0, confidence_scale=0.03, lam=0.003,
   """
   image, trimap = check_image_and_trimap(image, trimap)
   if lam > 0:  # A budget the smoothing's tiles cannot meet fails before the sampling.
-    solve_plan(trimap, radius, constraint="hard", max_memory=max_memory)
+    try:
+      solve_plan(trimap, radius, constraint="hard", max_memory=max_memory)
+    except MattingInputError as error:
+      raise MattingInputError(f"comprehensive sampling's smoothing: {error}",
+                              field=error.field) from None
   alpha_hat, distortion = sampled_alpha(image, trimap, seed=seed, **sampling)
   alpha = alpha_hat
   if lam > 0 and trimap_masks(trimap)[2].any():
