@@ -14,8 +14,8 @@ stage runs in a fresh process, which reports its wall time and its own peak RSS 
 child across fork + exec, which clamped small stages to the parent's RSS in a first run): cf,
 knn (our classic mattes), nearest (the nearest-sample matte), comp (comprehensive
 sampling) and comp_sampled (its sampled alpha without the smoothing) -- these three opt-in:
-not in the default --stages; their ratios are against pymatting's closed-form matte --, network (model load, input stack and DCNN forward from the cf/knn
-mattes), write (the 8-bit PNG), predict (the whole `matting predict` command), and the
+not in the default --stages; their ratios are against pymatting's closed-form matte --,
+network (model load, input stack and DCNN forward from the cf/knn mattes), write (the 8-bit PNG), predict (the whole `matting predict` command), and the
 anchors pymatting estimate_alpha_cf / estimate_alpha_knn in the same run. A child is killed
 above its time or memory cap (anchors: --anchor-cap-s / --anchor-cap-mb; ours: --cap-s /
 --cap-mb) and later, larger cases skip that stage; the table says so. `cf_untiled` (the
@@ -68,7 +68,7 @@ if stage in ('cf', 'cf_untiled', 'knn', 'nearest', 'comp', 'comp_sampled'):
   image, trimap = load('image'), load('trimap')
   if stage == 'knn':
     fn, params = knn.knn_alpha, {}
-  elif stage in ('nearest', 'comp', 'comp_sampled'):
+  elif stage not in ('cf', 'cf_untiled'):  # The sampling mattes (SAMPLING_STAGES).
     fn, params = classic.classic_solver(stage), {}
   else:
     fn = closed_form.closed_form_alpha

@@ -260,10 +260,10 @@ def build_parser():
   p.add_argument("trimap", help="trimap (0 = background, 255 = foreground, else unknown)")
   p.add_argument("--method", choices=tuple(CLASSIC_METHODS), default="cf",
                  help="cf: closed-form (Levin 2008); knn: KNN matting (Chen 2013), knn_rgb: "
-                      "on RGB features; comp: comprehensive sampling (Shahrian 2013), comp_sampled: "
-                      "its sampled alpha before the smoothing, comp_confidence: how far to trust "
-                      "it (a map, not a matte); nearest: nearest-sample matte (not from the "
-                      "paper). Default: cf")
+                      "on RGB features; comp: comprehensive sampling (Shahrian 2013), "
+                      "comp_sampled: its sampled alpha before the smoothing, comp_confidence: "
+                      "how far to trust it (a map, not a matte); nearest: nearest-sample "
+                      "matte (not from the paper). Default: cf")
   p.add_argument("--constraint", choices=("soft", "hard"), default=None,
                  help="trimap constraint of cf/knn: soft (lambda=100 penalty, default) or "
                       "hard (solve the unknown pixels only)")

@@ -300,6 +300,11 @@ def sampled_alpha(image, trimap, seed=0, num_bands=4, min_width=8, num_colour_cl
   return alpha, distortion
 
 
+def _confidence(distortion, confidence_scale):
+  """A sample's weight in the smoothing, exp(-(distortion / confidence_scale)^2)."""
+  return np.exp(-(distortion / confidence_scale) ** 2)
+
+
 def smooth_alpha(image, trimap, alpha_hat, confidence, lam=0.003, eps=1e-7, radius=1,
                  preconditioner="cholesky", rtol=1e-6, max_memory=None):
   """Confidence-weighted Laplacian smoothing of a sampled alpha (post-processing).
@@ -343,7 +348,7 @@ def comprehensive_alpha(image, trimap, seed=0, confidence_scale=0.03, lam=0.003,
   alpha_hat, distortion = sampled_alpha(image, trimap, seed=seed, **sampling)
   alpha = alpha_hat
   if lam > 0 and trimap_masks(trimap)[2].any():
-    confidence = np.exp(-(distortion / confidence_scale) ** 2)
+    confidence = _confidence(distortion, confidence_scale)
     alpha = smooth_alpha(image, trimap, alpha_hat, confidence, lam=lam, eps=eps, radius=radius,
                          preconditioner=preconditioner, max_memory=max_memory)
   return np.clip(alpha, 0.0, 1.0).astype(np.float32)
@@ -370,4 +375,4 @@ def comprehensive_confidence(image, trimap, seed=0, confidence_scale=0.03, **sam
   """
   image, trimap = check_image_and_trimap(image, trimap)
   _, distortion = sampled_alpha(image, trimap, seed=seed, **sampling)
-  return np.exp(-(distortion / confidence_scale) ** 2).astype(np.float32)
+  return _confidence(distortion, confidence_scale).astype(np.float32)

@@ -26,8 +26,8 @@ def factor_for(num_pixels, max_pixels):
 
 def downsample(image, trimap, factor):
   """(image, trimap) averaged over factor x factor blocks (the image may have any number of
-  channels); the small trimap is FG (BG) only
-  where the whole block is, unknown elsewhere (so the unknown region only grows)."""
+  channels); the small trimap is FG (BG) only where the whole block is, unknown elsewhere
+  (so the unknown region only grows)."""
   h, w = trimap.shape[0] // factor, trimap.shape[1] // factor
   small_image = image[:h * factor, :w * factor].reshape(h, factor, w, factor, -1).mean(
       axis=(1, 3))
