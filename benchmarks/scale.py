@@ -15,8 +15,9 @@ child across fork + exec, which clamped small stages to the parent's RSS in a fi
 knn (our classic mattes), nearest (the nearest-sample matte), comp (comprehensive
 sampling) and comp_sampled (its sampled alpha without the smoothing) -- these three opt-in:
 not in the default --stages; their ratios are against pymatting's closed-form matte --,
-network (model load, input stack and DCNN forward from the cf/knn mattes), write (the 8-bit PNG), predict (the whole `matting predict` command), and the
-anchors pymatting estimate_alpha_cf / estimate_alpha_knn in the same run. A child is killed
+network (model load, input stack and DCNN forward from the cf/knn mattes), write (the 8-bit
+PNG), predict (the whole `matting predict` command), and the anchors pymatting
+estimate_alpha_cf / estimate_alpha_knn in the same run. A child is killed
 above its time or memory cap (anchors: --anchor-cap-s / --anchor-cap-mb; ours: --cap-s /
 --cap-mb) and later, larger cases skip that stage; the table says so. `cf_untiled` (the
 whole-image exact solve, no memory budget) runs up to --untiled-cf-up-to MP, to give the SAD
@@ -24,11 +25,12 @@ cost of tiling. cpu_s is the child's user + system CPU time of the stage, with t
 closed-form tile worker processes (less sensitive than wall time to other work on the
 machine); peak RSS is the larger of the child's own VmHWM and the RSS of its process tree
 (child and tile workers) sampled every 50 ms. The network stage runs predict's NumPy engine.
-Every child runs with NUMPY_MADVISE_HUGEPAGE=0, as the `matting` commands set it. Growth exponents: least-squares slope of log(time)
-and log(peak RSS - the child's RSS before the stage) against log(unknown pixels), per case
-family. The defaults (0.5, 1, 3 MP and GT26 1x, 2x; anchors capped at 60 s) are sized for about
-10 minutes on an idle 2-core machine (an estimate from the stage times, not timed as a whole);
-BUILD_NOTES.md (issue 11) used --sizes 0.5,1,3,6,12 --upscale 2,4 --anchor-cap-s 120 --cap-s 600.
+Every child runs with NUMPY_MADVISE_HUGEPAGE=0, as the `matting` commands set it. Growth
+exponents: least-squares slope of log(time) and log(peak RSS - the child's RSS before the
+stage) against log(unknown pixels), per case family. The defaults (0.5, 1, 3 MP and GT26 1x,
+2x; anchors capped at 60 s) are sized for about 10 minutes on an idle 2-core machine (an
+estimate from the stage times, not timed as a whole); BUILD_NOTES.md (issue 11) used
+--sizes 0.5,1,3,6,12 --upscale 2,4 --anchor-cap-s 120 --cap-s 600.
 """
 
 import argparse

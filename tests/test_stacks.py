@@ -23,7 +23,8 @@ def test_normalized_rgb_unit_norm_and_safe_at_black():
     ("rgb_trimap", 4), ("rgb_cf", 4), ("rgb_knn", 4), ("rgb_cf_knn", 5),
     ("rgb_cf_comp", 5), ("rgb_cf_knn_comp", 6), ("rgb_cf_knnrgb", 5),
     ("rgb_cf_knnrgb_comp", 6), ("rgb_cf_knn_comp_depth", 7), ("rgb_cf_knn_nearest", 6),
-    ("rgb_cf_knn_comp_nearest", 7), ("rgb_cf_knn_compsampled", 6), ("rgb_cf_knn_compsampled_conf", 7)])
+    ("rgb_cf_knn_comp_nearest", 7), ("rgb_cf_knn_compsampled", 6),
+    ("rgb_cf_knn_compsampled_conf", 7)])
 def test_stack_channel_order(combination, channels):
   rng = np.random.default_rng(1)
   image = rng.random((4, 5, 3)).astype(np.float32)
