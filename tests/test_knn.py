@@ -189,29 +189,39 @@ def test_feature_ordered_solve_equals_the_index_ordered_one(constraint):
                              atol=1e-5)
 
 
-def test_l1_distances_in_chunks_equal_the_definition():
-  """The chunked row gathers give exactly sum_c |X_i,c - X_j,c|, whatever the chunk size."""
+def test_kernel_weights_in_chunks_equal_the_definition():
+  """The chunked row gathers give exactly max(0, 1 - sum_c |X_i,c - X_j,c| / d), whatever
+  the chunk size, negative kernels clipped to 0."""
   rng = np.random.default_rng(5)
-  features = rng.random((200, 6))
+  features = rng.random((200, 6)) * 2.0  # Some pairs farther apart than d in L1.
   rows = np.sort(rng.choice(200, 50, replace=False))
   neighbours = rng.integers(0, 200, (50, 12))
-  expected = np.abs(features[rows, None, :] - features[neighbours]).sum(axis=-1)
+  expected = np.maximum(
+      1.0 - np.abs(features[rows, None, :] - features[neighbours]).sum(axis=-1) / 6, 0.0)
+  assert (expected == 0).any() and (expected > 0).any()
   for chunk in (1, 7, 50, 1000):
-    np.testing.assert_allclose(knn._l1_distances(features, rows, neighbours, chunk), expected,
-                               rtol=0, atol=1e-15)
+    np.testing.assert_allclose(knn._kernel_weights(features, rows, neighbours, chunk),
+                               expected, rtol=0, atol=1e-15)
 
 
-def test_l1_distances_on_threads_are_those_of_one(monkeypatch):
-  """The chunks computed on several threads give the one-thread result bit for bit."""
+def test_per_pixel_passes_on_threads_are_those_of_one(monkeypatch):
+  """The kernel weights, the features and the relabelling gathers computed on several
+  threads give the one-thread results bit for bit."""
   rng = np.random.default_rng(6)
   features = rng.random((500, 6))
   rows = np.sort(rng.choice(500, 300, replace=False))
   neighbours = rng.integers(0, 500, (300, 12))
-  distances = {}
+  image = rng.random((70, 40, 3))
+  monkeypatch.setattr(knn, "ROW_BLOCK_PIXELS", 256)  # Several blocks on this small image.
+  results = {}
   for cores in (1, 3):
     monkeypatch.setattr(knn.threads, "usable_cores", lambda: cores)
-    distances[cores] = knn._l1_distances(features, rows, neighbours, chunk=16)
-  np.testing.assert_array_equal(distances[3], distances[1])
+    results[cores] = (knn._kernel_weights(features, rows, neighbours, chunk=16),
+                      knn.knn_features(image), knn.knn_features(image, color_space="rgb"),
+                      knn._gathered(lambda part: features[rows[part]] * 2, 300, (6,), float))
+  for threaded, single in zip(results[3], results[1]):
+    np.testing.assert_array_equal(threaded, single)
+  np.testing.assert_array_equal(results[1][3], features[rows] * 2)
 
 
 @pytest.mark.parametrize("self_at", ["first", "middle", "absent"])

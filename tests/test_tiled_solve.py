@@ -1,5 +1,7 @@
 """The tiled closed-form solve, the memory budget and its errors (issue 11)."""
 
+import os
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -200,25 +202,87 @@ def test_image_too_large_to_decode_is_refused_before_decoding(tmp_path, monkeypa
     io.read_image(path)
 
 
-def test_tiles_solved_in_worker_processes_equal_those_solved_here(example, monkeypatch):
-  """Two worker processes (`tile_workers`) solve the tiles; the matte is bit-identical."""
-  import os
+def _recorded_pools(monkeypatch, beside):
+  """Makes closed_form use two tile workers, factorising beside the coarse solve or not;
+  returns the list of (pool, beside) pairs `_tile_pool` gives."""
   monkeypatch.setattr(os, "cpu_count", lambda: 2)
   pools = []
   real = closed_form._tile_pool
-  monkeypatch.setattr(closed_form, "_tile_pool", lambda *a: pools.append(real(*a)) or pools[-1])
+
+  def tile_pool(num_tiles, tile_bytes, spare_bytes, coarse_bytes):
+    pools.append(real(num_tiles, tile_bytes, spare_bytes, 0 if beside else None))
+    return pools[-1]
+
+  monkeypatch.setattr(closed_form, "_tile_pool", tile_pool)
+  return pools
+
+
+@pytest.mark.parametrize("beside", [True, False])
+def test_tiles_solved_in_worker_processes_equal_those_solved_here(example, monkeypatch, beside):
+  """Two worker processes (`tile_workers`) solve the tiles, factorising them during the
+  coarse solve (beside) or after it; the matte is bit-identical to solving them here."""
+  pools = _recorded_pools(monkeypatch, beside)
   kwargs = dict(tiled=True, tile_variables=1500, overlap=24)
   pooled = closed_form_alpha(example.image, example.trimap, **kwargs)
-  assert pools and pools[0] is not None and len(pools[0]._workers) == 2
-  assert all(worker.poll() is not None for worker in pools[0]._workers)  # All exited.
-  monkeypatch.setattr(closed_form, "_tile_pool", lambda *a: None)
+  assert pools and pools[0][0] is not None and pools[0][0].count == 2
+  assert pools[0][1] == beside
+  assert all(worker.poll() is not None for worker in pools[0][0]._workers)  # All exited.
+  monkeypatch.setattr(closed_form, "_tile_pool", lambda *a: (None, False))
   np.testing.assert_array_equal(pooled, closed_form_alpha(example.image, example.trimap,
                                                           **kwargs))
 
 
+def test_coarse_solve_error_ends_the_workers_factorising_beside_it(example, monkeypatch):
+  pools = _recorded_pools(monkeypatch, beside=True)
+
+  def fail(*_):
+    raise RuntimeError("coarse matte failed")
+
+  monkeypatch.setattr(closed_form.resolution, "upsampled_at", fail)
+  with pytest.raises(RuntimeError, match="coarse matte failed"):
+    closed_form_alpha(example.image, example.trimap, tiled=True, tile_variables=1500,
+                      overlap=24)
+  assert pools[0][1] and all(worker.poll() is not None for worker in pools[0][0]._workers)
+
+
+def test_tile_workers_go_beside_an_untiled_coarse_solve_when_the_memory_holds_both(
+    monkeypatch):
+  from matting.classic import tile_workers
+  monkeypatch.setattr(os, "cpu_count", lambda: 4)
+  monkeypatch.setattr(tile_workers, "WorkerPool", lambda count, preload: count)
+  tile = 100 * 2**20
+  per_worker = tile + closed_form.WORKER_BYTES
+  assert closed_form._tile_pool(3, tile, 10 * per_worker, per_worker) == (3, True)
+  assert closed_form._tile_pool(8, tile, 10 * per_worker, per_worker) == (4, True)
+  assert closed_form._tile_pool(3, tile, 10 * per_worker, None) == (3, False)  # Tiled coarse.
+  assert closed_form._tile_pool(3, tile, 3 * per_worker, 2 * per_worker) == (3, False)
+  assert closed_form._tile_pool(3, tile, 2.5 * per_worker, 0) == (2, True)
+  assert closed_form._tile_pool(3, tile, 1.5 * per_worker, 0) == (None, False)
+
+
+def test_worker_pool_two_stages_and_environment(monkeypatch):
+  """`later` gives a task's second stage its arguments; its error reaches the caller;
+  workers keep freed memory (glibc) unless the caller's environment says otherwise."""
+  import functools
+  import math
+  from matting.classic.tile_workers import KEEP_FREED_MEMORY, WorkerPool
+  monkeypatch.setenv("MALLOC_TOP_PAD_", "0")
+  with WorkerPool(2, "math") as pool:
+    assert pool.map(functools.partial, [(math.pow, 2.0), (math.pow, 3.0), (math.pow, 4.0)],
+                    later=lambda index: (index,)) == [1.0, 3.0, 16.0]
+
+    def refuse(index):
+      raise KeyError(f"no ring values for tile {index}")
+
+    with pytest.raises(KeyError, match="no ring values"):
+      pool.map(functools.partial, [(math.pow, 2.0)], later=refuse)
+    assert pool.map(os.getenv, [(name,) for name in sorted(KEEP_FREED_MEMORY)]) == [
+        KEEP_FREED_MEMORY["MALLOC_MMAP_THRESHOLD_"], "0",
+        KEEP_FREED_MEMORY["MALLOC_TRIM_THRESHOLD_"]]
+
+
 def test_worker_errors_reach_the_caller():
   import math
-  import os
   from matting.classic.tile_workers import WorkerPool
   with WorkerPool(2, "math") as pool:
     assert pool.map(math.sqrt, [(4.0,), (9.0,), (16.0,)]) == [2.0, 3.0, 4.0]

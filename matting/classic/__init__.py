@@ -4,8 +4,8 @@
 2013, nonlocal), 'comp' is comprehensive sampling (Shahrian et al. 2013), 'comp_sampled' its
 sampled alpha before the Laplacian smoothing (not a matte from a paper) and 'comp_confidence'
 how far to trust it (not a matte), 'nearest' the nearest-sample matte (one sample pair per
-pixel, from the nearest known pixels; not from the paper). Each solver module is imported on first use so that asking for one method does not
-pay for the others.
+pixel, from the nearest known pixels; not from the paper). Each solver module is imported on
+first use so that asking for one method does not pay for the others.
 """
 
 import importlib

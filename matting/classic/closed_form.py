@@ -13,6 +13,7 @@ solves overlapping tiles instead (`_tiled_alpha`), so time and memory grow linea
 
 import contextlib
 import os
+from concurrent import futures
 
 import numpy as np
 import scipy.sparse as sp
@@ -295,18 +296,29 @@ class _Tile:
     out[y0:y1, x0:x1] = core_alpha
 
 
-def _solve_tile(tile, image_crop, trimap_crop, ring_values, params, prior_crop=None):
-  """A tile's core alpha from its crop and ring values; its factor is freed on return."""
-  return tile.build(image_crop, trimap_crop, params, prior_crop).solve(ring_values, params)
+def _factorised_tile(tile, image_crop, trimap_crop, params, prior_crop=None):
+  """A tile's first stage in a worker (`WorkerPool.map`'s `later`): its system and factor,
+  which do not depend on the ring values; returns its `solve`, called once they exist."""
+  return tile.build(image_crop, trimap_crop, params, prior_crop).solve
 
 
-def _tile_pool(num_tiles, tile_bytes, spare_bytes):
-  """Worker processes to solve tiles concurrently (`tile_workers`), or None to solve them
-  here one by one: one per core, as many as `spare_bytes` holds with one tile's solve and
-  WORKER_BYTES each, none for a single tile."""
+def _tile_pool(num_tiles, tile_bytes, spare_bytes, coarse_bytes):
+  """(worker processes to solve tiles concurrently (`tile_workers`), or None to solve them
+  here one by one; whether they may factorise their tiles during the coarse solve).
+
+  One worker per core, as many as `spare_bytes` holds with one tile's solve and
+  WORKER_BYTES each, none for a single tile. Beside a coarse solve that runs untiled in this
+  process (`coarse_bytes`; None: none such) when the memory holds both, so that the cores it
+  leaves idle factorise tiles; a tiled coarse solve has workers of its own (at 12 MP, beside
+  it: the same time, 0.7 GB more).
+  """
   from matting.classic.tile_workers import WorkerPool
-  workers = min(os.cpu_count() or 1, num_tiles, int(spare_bytes // (tile_bytes + WORKER_BYTES)))
-  return WorkerPool(workers, __name__) if workers >= 2 else None
+  per_worker = tile_bytes + WORKER_BYTES
+  most = min(os.cpu_count() or 1, num_tiles)
+  beside = (0 if coarse_bytes is None else
+            min(most, int((spare_bytes - coarse_bytes) // per_worker)))
+  workers = beside if beside >= 2 else min(most, int(spare_bytes // per_worker))
+  return (WorkerPool(workers, __name__) if workers >= 2 else None), beside >= 2
 
 
 def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, params,
@@ -315,42 +327,60 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
 
   The rings of the tiles (`_Tile`) first take their values from the half-resolution matte
   (itself tiled when large); the tiles are then solved, in worker processes when there are
-  several and the budget holds them (`_tile_pool`; the result is the same); then `sweeps`
-  multiplicative Schwarz sweeps re-solve every tile in turn, with its ring read from the
-  current matte (its neighbours' fresh cores), reusing each tile's factor (all tiles'
-  factors are then kept: memory grows with the image): every sweep shrinks the error that
-  the coarse ring values left. Known pixels away from every tile keep their trimap value.
+  several and the budget holds them (`_tile_pool`; the result is the same), which factorise
+  their tiles during an untiled coarse solve when the budget holds that too (a tile's factor
+  does not depend on its ring values; GT26 upscaled 2x: 4.8-5.2 s instead of 5.1-5.9 s);
+  then `sweeps` multiplicative Schwarz sweeps re-solve every tile in turn, with its ring read
+  from the current matte (its neighbours' fresh cores), reusing each tile's factor (all
+  tiles' factors are then kept: memory grows with the image): every sweep shrinks the error
+  that the coarse ring values left. Known pixels away from every tile keep their trimap value.
   `prior`: None, or the data term as (H, W, 2) weight and weight * target (block-averaged for
   the coarse matte, cropped for the tiles).
   """
   radius = params["radius"]
   tiles = [_Tile(trimap, core, overlap, params) for core in _tile_cores(variables, tile_variables)]
   tile_bytes = solve_bytes(max(np.prod(tile.shape) for tile in tiles))
-  # Started first, so that the workers' start-up overlaps the coarse solve. How many run
-  # at once may depend on the memory free now: the matte does not.
-  from matting.memory import room
-  pool = None if sweeps else _tile_pool(len(tiles), tile_bytes,
-                                        room(max_memory) - PIXEL_BYTES * trimap.size)
   small_image, small_trimap = resolution.downsample(image, trimap, RING_FACTOR)
   small_prior = (None if prior is None else
                  resolution.downsample(prior, trimap, RING_FACTOR)[0])
   fg_s, bg_s, _ = trimap_masks(small_trimap)
-  # The pool's exit kills its workers on an error or Ctrl-C, else lets them finish.
-  with pool if pool is not None else contextlib.nullcontext():
-    if not (fg_s.any() and bg_s.any()) or min(small_trimap.shape) < 2 * radius + 1:
-      # No coarse problem left.
-      small = np.where(trimap_masks(trimap)[0], 1.0, 0.0)[::RING_FACTOR, ::RING_FACTOR]
-    else:
-      small = closed_form_alpha(small_image, small_trimap, max_memory=max_memory,
-                                tile_variables=tile_variables, overlap=overlap, sweeps=sweeps,
-                                prior=_unpacked(small_prior), **params).astype(np.float64)
-    del small_image, small_trimap, small_prior
+  coarse = fg_s.any() and bg_s.any() and min(small_trimap.shape) >= 2 * radius + 1
+  # The pool starts first, so that the workers' start-up overlaps the coarse solve, and
+  # when the memory holds both they factorise tiles during it. How many workers run, and
+  # when, may depend on the memory free now: the matte does not.
+  from matting import memory
+  coarse_tiles, coarse_bytes, _ = (solve_plan(small_trimap, radius, params["constraint"],
+                                              max_memory, None, tile_variables, overlap)
+                                   if coarse else (None, 0, None))
+  pool, beside = (None, False) if sweeps else _tile_pool(
+      len(tiles), tile_bytes, memory.room(max_memory) - PIXEL_BYTES * trimap.size,
+      None if coarse_tiles else coarse_bytes)
+  rings_ready = futures.Future()
+  tasks = [(tile, tile.crop_of(image), tile.crop_of(trimap), params, _crop(tile, prior))
+           for tile in tiles]
+  later = lambda index: (rings_ready.result()[index], params)
+  # On an error or Ctrl-C the pool's exit kills its workers (else lets them finish), which
+  # ends the runner's map.
+  with futures.ThreadPoolExecutor(1) as runner, pool or contextlib.nullcontext():
+    cores = runner.submit(pool.map, _factorised_tile, tasks, later) if beside else None
+    try:
+      with memory.reserve(pool.count * (tile_bytes + WORKER_BYTES) if beside else 0):
+        small = (closed_form_alpha(small_image, small_trimap, max_memory=max_memory,
+                                   tile_variables=tile_variables, overlap=overlap,
+                                   sweeps=sweeps, prior=_unpacked(small_prior),
+                                   **params).astype(np.float64) if coarse else
+                 # No coarse problem left.
+                 np.where(trimap_masks(trimap)[0], 1.0, 0.0)[::RING_FACTOR, ::RING_FACTOR])
+      del small_image, small_trimap, small_prior
+      rings = [resolution.upsampled_at(small, *tile.ring_pixels(), RING_FACTOR)
+               for tile in tiles]
+    except BaseException as error:
+      rings_ready.set_exception(error)
+      raise
+    rings_ready.set_result(rings)
     alpha = trimap_masks(trimap)[0].astype(np.float64)
-    rings = [resolution.upsampled_at(small, *tile.ring_pixels(), RING_FACTOR) for tile in tiles]
     if pool is not None:
-      cores = pool.map(_solve_tile, [(tile, tile.crop_of(image), tile.crop_of(trimap), ring,
-                                      params, _crop(tile, prior))
-                                     for tile, ring in zip(tiles, rings)])
+      cores = cores.result() if beside else pool.map(_factorised_tile, tasks, later)
       for tile, core_alpha in zip(tiles, cores):
         tile.write_core(alpha, core_alpha)
       return alpha

@@ -22,6 +22,7 @@ COLOR_SPACES = ("hsv", "rgb")
 SPATIAL_DECAY = 0.01  # knn_matting.m divides the coordinates by 100 after each pass.
 SEARCH_EPS = 0.5  # knn_alpha's neighbour search: approximate (see its docstring)
 RTOL = 1e-6  # knn_alpha's CG tolerance (see its docstring)
+ROW_BLOCK_PIXELS = 65_536  # Pixels per block of the per-pixel passes run on threads.
 
 
 def rgb_to_hsv(image):
@@ -45,21 +46,32 @@ def knn_features(image, level=1.0, color_space="hsv"):
   'hsv': (cos 2*pi*h, sin 2*pi*h, s, v, x, y), d = 6, the paper's choice (hue on the unit
   circle, so that reds near h = 0 and h = 1 are close). 'rgb': (r, g, b, x, y), d = 5, as
   in knn_matting.m. x, y are the column and row divided by the image diagonal
-  sqrt(H^2 + W^2) and multiplied by `level`, as in the MATLAB code.
+  sqrt(H^2 + W^2) and multiplied by `level`, as in the MATLAB code. Computed in blocks of
+  rows on one thread per core (NumPy's element-wise kernels release the GIL).
   """
   image = check_image(image)
-  height, width = image.shape[:2]
-  if color_space == "hsv":
-    hsv = rgb_to_hsv(image).reshape(-1, 3)
-    angle = 2.0 * np.pi * hsv[:, 0]
-    colour = [np.cos(angle), np.sin(angle), hsv[:, 1], hsv[:, 2]]
-  elif color_space == "rgb":
-    colour = list(image.reshape(-1, 3).T)
-  else:
+  if color_space not in COLOR_SPACES:
     raise MattingInputError(f"color_space: expected one of {COLOR_SPACES}, got {color_space!r}")
+  height, width = image.shape[:2]
   scale = level / np.hypot(height, width)
-  rows, cols = np.divmod(np.arange(height * width), width)
-  return np.stack(colour + [cols * scale, rows * scale], axis=1)
+  features = np.empty((height * width, 6 if color_space == "hsv" else 5))
+  block_rows = max(1, ROW_BLOCK_PIXELS // width)
+
+  def fill(start):
+    stop = min(start + block_rows, height)
+    out = features[start * width:stop * width]
+    pixels = image[start:stop].reshape(-1, 3)
+    if color_space == "hsv":
+      hsv = rgb_to_hsv(pixels)
+      angle = 2.0 * np.pi * hsv[:, 0]
+      out[:, 0], out[:, 1], out[:, 2:4] = np.cos(angle), np.sin(angle), hsv[:, 1:]
+    else:
+      out[:, :3] = pixels
+    rows, cols = np.divmod(np.arange(start * width, stop * width), width)
+    out[:, -2], out[:, -1] = cols * scale, rows * scale
+
+  threads.map_on_cores(fill, range(0, height, block_rows))
+  return features
 
 
 def _nearest_neighbours(points, k, query, order=None, eps=0.0, tree=None):
@@ -142,7 +154,7 @@ def _neighbour_weights(features, n_neighbors, spatial_decay, search, relabel=Fal
   features = np.asarray(features, dtype=np.float64)
   if features.ndim != 2 or features.shape[1] < 3:
     raise MattingInputError(f"features: expected (N, d >= 3), got shape {features.shape}")
-  num_points, dim = features.shape
+  num_points = features.shape[0]
   n_neighbors = tuple(int(k) for k in np.atleast_1d(n_neighbors))
   if not n_neighbors or min(n_neighbors) < 1 or max(n_neighbors) >= num_points:
     raise MattingInputError(f"n_neighbors: need 1 <= K < number of pixels ({num_points}) "
@@ -169,35 +181,57 @@ def _neighbour_weights(features, n_neighbors, spatial_decay, search, relabel=Fal
     rank = np.empty(num_points, dtype=np.int64)
     rank[leaf_order] = np.arange(len(leaf_order))
     rows = np.argsort(rank[search])  # The searched pixels (rows) in their new order.
-    neighbours = rank[neighbours[rows]]
-    features, search = features[leaf_order], search[leaf_order]
+    neighbours = _gathered(lambda part: rank[neighbours[rows[part]]], len(rows),
+                           neighbours.shape[1:], neighbours.dtype)
+    features = _gathered(lambda part: features[leaf_order[part]], len(leaf_order),
+                         features.shape[1:], features.dtype)
+    search = search[leaf_order]
   else:
     leaf_order = None
-  distance = _l1_distances(features, np.flatnonzero(search), neighbours)
-  return neighbours, np.maximum(1.0 - distance / dim, 0.0), search, leaf_order
+  weights = _kernel_weights(features, np.flatnonzero(search), neighbours)
+  return neighbours, weights, search, leaf_order
 
 
-def _l1_distances(features, rows, neighbours, chunk=16384):
-  """(S, K) L1 distances between features[rows[s]] and features[neighbours[s]].
+def _gathered(take, length, shape, dtype):
+  """(length, *shape) array whose slice `part` is take(part), filled in blocks of
+  ROW_BLOCK_PIXELS on one thread per core (NumPy's gathers release the GIL)."""
+  out = np.empty((length, *shape), dtype=dtype)
+
+  def fill(start):
+    part = slice(start, min(start + ROW_BLOCK_PIXELS, length))
+    out[part] = take(part)
+
+  threads.map_on_cores(fill, range(0, length, ROW_BLOCK_PIXELS))
+  return out
+
+
+def _kernel_weights(features, rows, neighbours, chunk=16384):
+  """(S, K) kernel values k = max(0, 1 - ||X_a - X_b||_1 / d) between features[rows[s]] and
+  features[neighbours[s]] (Eq. 2), d = features.shape[1].
 
   Gathers whole feature rows (one cache line per neighbour instead of one per column: 2-5x
-  faster at 3 MP) in chunks of `chunk` rows that keep the (chunk, K, d) block in cache, and
-  sums the columns in order, as a column-by-column loop would (bit-identical). The chunks
-  run on one thread per core (NumPy's gathers and sums release the GIL: 1.3-2x on 2 cores).
+  faster at 3 MP) in chunks of `chunk` rows that keep the (chunk, K, d) block in cache, sums
+  the columns in order, as a column-by-column loop would, and turns the distances into the
+  kernel in place (bit-identical to the whole-array expression). The chunks run on one
+  thread per core (NumPy's gathers and sums release the GIL: 1.3-2x on 2 cores).
   """
-  distance = np.empty(neighbours.shape)
+  weights = np.empty(neighbours.shape)
+  dim = features.shape[1]
 
   def fill(start):
     block = features[neighbours[start:start + chunk]]
     block -= features[rows[start:start + chunk], None, :]
     np.abs(block, out=block)
-    out = distance[start:start + chunk]
+    out = weights[start:start + chunk]
     np.add(block[..., 0], block[..., 1], out=out)
-    for column in range(2, block.shape[-1]):
+    for column in range(2, dim):
       out += block[..., column]
+    np.divide(out, dim, out=out)
+    np.subtract(1.0, out, out=out)
+    np.maximum(out, 0.0, out=out)
 
   threads.map_on_cores(fill, range(0, len(rows), chunk))
-  return distance
+  return weights
 
 
 def _neighbour_matrix(search, neighbours, values, diagonal=None):
