@@ -8,7 +8,8 @@ imports included, as a user pays them), and, in this process after a warm-up, ea
 median: closed-form, KNN, the network with predict's NumPy engine and with the JAX engine
 (compiled), and `predict_image` as a whole. The anchor is pymatting's `estimate_alpha_cf` on
 the same image in the same run (one classic matte alone). This process runs as the command
-does, without NumPy's huge-page requests (matting.memory.avoid_huge_page_stalls). Targets on the 2-core CPU: the fresh-process command <= 4 s, peak RSS <= 2 GB.
+does, without NumPy's huge-page requests (matting.memory.avoid_huge_page_stalls). Targets on
+the 2-core CPU: the fresh-process command <= 4 s, peak RSS <= 2 GB.
 Defaults: GT26 Trimap1 (800x604) of ../shared/data/alphamatting when present, else a
 seeded 800x600 synthetic example; the shipped weights.
 """

@@ -7,8 +7,9 @@ Sets: the alphamatting held-out split (Trimap1, Trimap2); its Trimap1 images ups
 3x; its foregrounds re-composited onto three scikit-image photographs that no training recipe
 uses; eighteen 1.9 MP images of the second synthetic generator with textures from those
 photographs. (pymatting's lemur is not a set: its alpha is an algorithm's estimate, and the
-closed-form matte reproduces it to SAD 0.06; `far.extra` takes real GT triples.) Rows: every run or weights file under `runs`, closed-form,
-KNN, comprehensive sampling and pymatting's shared matting (estimate_alpha_sm).
+closed-form matte reproduces it to SAD 0.06; `far.extra` takes real GT triples.) Rows: every
+run or weights file under `runs`, closed-form, KNN, comprehensive sampling and pymatting's
+shared matting (estimate_alpha_sm).
 """
 
 from experiments import common, evaluate

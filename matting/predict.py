@@ -50,8 +50,8 @@ def predict_image(params, cfg, image, trimap, keep_known=True, knn_max_pixels=KN
                   cf_max_pixels=CF_MAX_PIXELS, engine="numpy"):
   """Alpha (H, W) for one image: computes the classic mattes the model's inputs need, the KNN
   (HSV or RGB) and closed-form ones at working resolutions of at most `knn_max_pixels` /
-  `cf_max_pixels` (None: full resolution), and runs the network with `engine` ('numpy': CPU, no JAX start-up;
-  'jax': any JAX backend; `inference.run_network`)."""
+  `cf_max_pixels` (None: full resolution), and runs the network with `engine` ('numpy': CPU,
+  no JAX start-up; 'jax': any JAX backend; `inference.run_network`)."""
   from matting.models import inference
   combination = cfg.inputs.combination
   solver_params = {m: {"max_pixels": knn_max_pixels} for m in classic.KNN_METHODS}

@@ -50,8 +50,8 @@ def test_bad_config_value_exits_2_and_writes_nothing(tmp_path):
 
 def test_points_runs_only_the_named_points(tmp_path):
   result = run_launch("--experiment=ablation_layers", "--mode=smoke", f"--workdir={tmp_path}",
-                      "--points=layers_1", "--config.train.steps=4", "--config.train.warmup_steps=1",
-                      "--config.checkpoint.every_steps=4")
+                      "--points=layers_1", "--config.train.steps=4",
+                      "--config.train.warmup_steps=1", "--config.checkpoint.every_steps=4")
   assert result.returncode == 0, result.stderr[-2000:]
   assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir() and p.name.startswith("layers"))\
       == ["layers_1"]

@@ -23,7 +23,8 @@ import ml_collections  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
 from matting.models import dcnn  # pylint: disable=wrong-import-position
-from matting.training import checkpoints, loop, optim, sharding, steps  # pylint: disable=wrong-import-position
+from matting.training import (  # pylint: disable=wrong-import-position
+    checkpoints, loop, optim, sharding, steps)
 
 GLOBAL_BATCH, NUM_STEPS, NUM_PATCHES, SEED = 8, 5, 64, 3
 

@@ -2,7 +2,8 @@
 
 `qualitative_grid` draws one validation image the way the paper's Figs. 6-8 do (input, trimap,
 ground truth, then each method's matte with its SAD), `loss_curves` the training and validation
-histories written by matting/training/loop.py, and `response_maps` the per-layer activations of Fig. 5.
+histories written by matting/training/loop.py, and `response_maps` the per-layer activations
+of Fig. 5.
 
 Figures are built on `matplotlib.figure.Figure` directly (no pyplot), so nothing touches
 matplotlib's global figure manager or interactive backends: PNGs are rendered by Agg.
