@@ -29,7 +29,8 @@ def get_config(mode="cpu"):
   train_photos = common.skimage_photos(common.SKIMAGE_TRAIN_PHOTOS)
   cfg.augment.update(scale_range=(0.5, 3.0), max_pixels=640_000,
                      background_files=train_photos)
-  v2 = {"seed": 2024, "num": 1, "height": 120, "width": 160, "photo_files": train_photos[:2]}
+  v2 = {"seed": 2024, "num": 1, "height": 120, "width": 160, "photo_files": train_photos[:2],
+        "kinds": ()}  # (): the generator's mix; e.g. ("fur",): only foregrounds with fur.
   if mode != "smoke":
     v2.update(num=24, height=600, width=800,
               photo_files=common.photo_files(pretrained.BACKGROUND_DIRS[0]) + train_photos)

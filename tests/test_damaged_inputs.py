@@ -435,6 +435,18 @@ def test_hard_weight_without_classic_inputs_is_refused_before_any_work():
   assert error.value.field == "patches.hard_weight"
 
 
+def test_unknown_second_generator_kind_is_refused_naming_the_field():
+  from experiments import pretrained_generalist
+  cfg = pretrained_generalist.get_config("smoke")
+  config_checks.check_config(cfg)  # () keeps the generator's mix.
+  cfg.data.synthetic_v2_train.kinds = ("fur",)
+  config_checks.check_config(cfg)
+  cfg.data.synthetic_v2_train.kinds = ("fur", "hair")
+  with pytest.raises(MattingInputError, match="hair") as error:
+    config_checks.check_config(cfg)
+  assert error.value.field == "data.synthetic_v2_train.kinds"
+
+
 def test_check_config_accepts_every_shipped_experiment():
   import importlib
 

@@ -94,3 +94,18 @@ def test_single_photo_and_bad_inputs(photos):
     synthetic_v2.make_example_v2(0, photos, height=32, width=128)
   with pytest.raises(MattingInputError):
     synthetic_v2.synthetic_v2_set(0, 0, photos, height=96, width=128)
+
+
+def test_set_of_chosen_kinds_keeps_the_children_that_hold_one(photos):
+  """kinds=('fur',) skips the children without fur; the kept ones are the same examples, under
+  the same names, as in the unfiltered set."""
+  drawn = [synthetic_v2.structure_kinds(child) for child in np.random.SeedSequence(5).spawn(8)]
+  with_fur = [index for index, kinds in enumerate(drawn) if "fur" in kinds][:2]
+  assert len(with_fur) == 2 and with_fur != [0, 1]  # The filter skips some children here.
+  fur = synthetic_v2.synthetic_v2_set(5, 2, photos, height=96, width=128, kinds=("fur",))
+  every = synthetic_v2.synthetic_v2_set(5, with_fur[-1] + 1, photos, height=96, width=128)
+  assert [ex.name for ex in fur] == [f"syn2_{index:05d}" for index in with_fur]
+  for ex, index in zip(fur, with_fur):
+    np.testing.assert_array_equal(ex.alpha, every[index].alpha)
+  with pytest.raises(MattingInputError, match="kinds: expected some of .*'hair'"):
+    synthetic_v2.synthetic_v2_set(5, 2, photos, height=96, width=128, kinds=("fur", "hair"))

@@ -66,4 +66,5 @@ def extra_training_examples(data_cfg):
     raise MattingInputError("is empty: the second generator needs photographs for its "
                             "textures", field="data.synthetic_v2_train.photo_files")
   photos = [io.read_image(path) for path in syn.photo_files]
-  return synthetic_v2.synthetic_v2_set(syn.seed, syn.num, photos, syn.height, syn.width)
+  return synthetic_v2.synthetic_v2_set(syn.seed, syn.num, photos, syn.height, syn.width,
+                                       tuple(syn.get("kinds", ())))

@@ -406,16 +406,33 @@ def make_example_v2(seed, photos, height=1200, width=1600, unknown_width=None):
                           alpha=alpha)
 
 
-def synthetic_v2_set(seed, num, photos, height=1200, width=1600):
+def check_kinds(kinds, field=None):
+  """MattingInputError (naming `field`, or 'kinds') unless every one of `kinds` is in KINDS."""
+  unknown = sorted(set(kinds) - set(KINDS))
+  if unknown:
+    raise MattingInputError(f"{'' if field else 'kinds: '}expected some of {KINDS}, got "
+                            f"{unknown}", field=field)
+
+
+def synthetic_v2_set(seed, num, photos, height=1200, width=1600, kinds=()):
   """`num` examples; example i comes from the i-th child of np.random.SeedSequence(seed), so
   a larger `num` appends examples and leaves the earlier ones unchanged. Named syn2_00000,
-  syn2_00001, ... by index."""
+  syn2_00001, ... by the child's index.
+
+  `kinds`: keep only the children whose structures include one of these (`structure_kinds`,
+  checked before drawing the images), e.g. more fur than the generator's even mix, in which
+  each kind is in half of the examples; () keeps every child.
+  """
   if num < 1:
     raise MattingInputError(f"synthetic_v2 set size must be >= 1, got {num}")
+  check_kinds(kinds)
   photos = _check_photos(photos)
-  examples = []
-  for index, child in enumerate(np.random.SeedSequence(seed).spawn(num)):
+  sequence, examples = np.random.SeedSequence(seed), []
+  while len(examples) < num:
+    (child,) = sequence.spawn(1)  # The same children, in order, as spawn(num).
+    if kinds and not set(structure_kinds(child)) & set(kinds):
+      continue
     ex = make_example_v2(child, photos, height=height, width=width)
-    examples.append(datasets.Example(name=f"syn2_{index:05d}", image=ex.image,
+    examples.append(datasets.Example(name=f"syn2_{child.spawn_key[-1]:05d}", image=ex.image,
                                      trimap=ex.trimap, alpha=ex.alpha))
   return examples

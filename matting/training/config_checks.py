@@ -113,6 +113,10 @@ def check_config(cfg):
             and scale[0] <= scale[1]):
       raise MattingInputError(f"must be (low, high) with 0 < low <= high, got {tuple(scale)}",
                               field="augment.scale_range")
+  kinds = _get(cfg, "data.synthetic_v2_train.kinds")
+  if kinds is not _MISSING:
+    from matting.data import synthetic_v2
+    synthetic_v2.check_kinds(kinds, field="data.synthetic_v2_train.kinds")
   # The embedded synthetic data set.
   for name in ("num", "num_val", "unknown_width"):
     _integer(cfg, f"data.synthetic.{name}", 1)
