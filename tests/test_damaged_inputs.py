@@ -98,6 +98,29 @@ def test_damaged_patch_set_is_rebuilt(tmp_path, monkeypatch, caplog):
   assert len(built) == 3
 
 
+def test_patch_set_that_cannot_be_cached_is_used_with_a_warning(tmp_path, monkeypatch, caplog):
+  """A full disk when caching the patch set (72 GB of cached sets filled one here) leaves no
+  file and does not stop the run."""
+  import errno
+  from experiments.common import train_config
+  cfg = train_config("smoke")
+  monkeypatch.setattr(training_set, "_build_train_patches", lambda *_: {
+      "inputs": np.zeros((4, 27, 27, 5), np.float16),
+      "targets": np.zeros((4, 15, 15), np.float32), "counts": np.arange(3)})
+
+  def full_disk(file, **arrays):
+    with open(file, "wb") as f:
+      f.write(b"PK\x03\x04 half an archive")
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+  monkeypatch.setattr(training_set.np, "savez", full_disk)
+  with caplog.at_level(logging.WARNING):
+    patch_set = training_set.train_patches(cfg, [], str(tmp_path))
+  assert len(patch_set["targets"]) == 4
+  assert "No space left on device" in caplog.records[-1].getMessage()
+  assert not list(tmp_path.rglob("*"))  # No file, temporary or directory left.
+
+
 # --- Atomic writes ------------------------------------------------------------------------
 
 def test_atomic_write_is_fsynced_before_the_rename(tmp_path, monkeypatch):

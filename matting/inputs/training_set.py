@@ -123,13 +123,20 @@ def _load_patch_set(path):
 
 
 def train_patches(cfg, train_examples, cache_dir):
-  """The balanced training patch set, loaded from `cache_dir/patches` or built and stored."""
+  """The balanced training patch set, loaded from `cache_dir/patches` or built and stored.
+
+  A set that cannot be stored (a full disk: each is ~6 GB at 300k patches of 6 channels) is
+  used without its cache file, with a warning: the cache only saves the next run's time."""
   path = os.path.join(cache_dir, "patches", f"{patch_set_key(cfg)}.npz")
   patch_set = _load_patch_set(path) if os.path.exists(path) else None
   if patch_set is None:
     patch_set = _build_train_patches(cfg, train_examples, cache_dir)
-    with io.atomic_path(path) as tmp:
-      np.savez(tmp, **patch_set)
+    try:
+      with io.atomic_path(path) as tmp:
+        np.savez(tmp, **patch_set)
+    except OSError as e:
+      logging.warning("could not cache the patch set in %s (%s); training goes on without "
+                      "it", path, e)
   logging.info("training patches: %d; candidates per cluster: %s",
                len(patch_set["targets"]), patch_set["counts"].tolist())
   return patch_set
