@@ -276,6 +276,9 @@ def test_worker_pool_two_stages_and_environment(monkeypatch):
 
     with pytest.raises(KeyError, match="no ring values"):
       pool.map(functools.partial, [(math.pow, 2.0)], later=refuse)
+    with pytest.raises(TypeError, match="callable"):  # The first stage fails in the worker.
+      pool.map(functools.partial, [(math.pow, 2.0), (1.0,)], later=lambda index: (2.0,))
+    assert pool.map(functools.partial, [(math.pow, 5.0)], later=lambda index: (2.0,)) == [25.0]
     assert pool.map(os.getenv, [(name,) for name in sorted(KEEP_FREED_MEMORY)]) == [
         KEEP_FREED_MEMORY["MALLOC_MMAP_THRESHOLD_"], "0",
         KEEP_FREED_MEMORY["MALLOC_TRIM_THRESHOLD_"]]
