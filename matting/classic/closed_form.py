@@ -349,16 +349,20 @@ def _tiled_alpha(image, trimap, variables, tile_variables, overlap, sweeps, para
   # when the memory holds both they factorise tiles during it. How many workers run, and
   # when, may depend on the memory free now: the matte does not.
   from matting import memory
-  coarse_tiles, coarse_bytes, _ = (solve_plan(small_trimap, radius, params["constraint"],
-                                              max_memory, None, tile_variables, overlap)
-                                   if coarse else (None, 0, None))
-  pool, beside = (None, False) if sweeps else _tile_pool(
-      len(tiles), tile_bytes, memory.room(max_memory) - PIXEL_BYTES * trimap.size,
-      None if coarse_tiles else coarse_bytes)
+  pool, beside = None, False
+  if not sweeps:  # Sweeps keep every tile's factor here.
+    coarse_tiles, coarse_bytes, _ = (solve_plan(small_trimap, radius, params["constraint"],
+                                                max_memory, None, tile_variables, overlap)
+                                     if coarse else (None, 0, None))
+    pool, beside = _tile_pool(len(tiles), tile_bytes,
+                              memory.room(max_memory) - PIXEL_BYTES * trimap.size,
+                              None if coarse_tiles else coarse_bytes)
   rings_ready = futures.Future()
   tasks = [(tile, tile.crop_of(image), tile.crop_of(trimap), params, _crop(tile, prior))
            for tile in tiles]
-  later = lambda index: (rings_ready.result()[index], params)
+
+  def later(index):  # A tile's ring values, once the coarse solve has given them.
+    return rings_ready.result()[index], params
   # On an error or Ctrl-C the pool's exit kills its workers (else lets them finish), which
   # ends the runner's map.
   with futures.ThreadPoolExecutor(1) as runner, pool or contextlib.nullcontext():
