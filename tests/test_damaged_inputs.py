@@ -458,6 +458,17 @@ def test_hard_weight_without_classic_inputs_is_refused_before_any_work():
   assert error.value.field == "patches.hard_weight"
 
 
+def test_a_gate_over_channels_that_are_not_mattes_is_refused():
+  cfg = _train_cfg()
+  cfg.model.gated = True
+  config_checks.check_config(cfg)  # rgb_cf_knn: every channel after RGB is a matte.
+  for combination in ("rgb_trimap", "rgb_cf_knn_comp_depth"):
+    cfg.inputs.combination = combination
+    with pytest.raises(MattingInputError, match=combination.rsplit("_", 1)[-1]) as error:
+      config_checks.check_config(cfg)
+    assert error.value.field == "model.gated"
+
+
 def test_unknown_second_generator_kind_is_refused_naming_the_field():
   from experiments import pretrained_generalist
   cfg = pretrained_generalist.get_config("smoke")

@@ -310,3 +310,56 @@ def test_run_network_rejects_batched_inputs():
   with pytest.raises(ValueError, match=r"\(H, W, C\)"):
     inference.run_network(params, cfg, inputs[None])
 
+
+
+def gated_setup(height, width, channels=6, seed=6):
+  """(cfg, params, inputs) of a gated network with random gate logits of spread ~2."""
+  cfg = dict(dcnn.default_model_config(), gated=True)
+  params = random_params(DCNN(**cfg), channels, seed)
+  gate = params["params"][architecture.GATE]
+  gate["kernel"] = 20.0 * gate["kernel"]
+  inputs = np.random.default_rng(seed).random((height, width, channels), dtype=np.float32)
+  return cfg, params, inputs
+
+
+def test_gated_output_mixes_the_alpha_and_the_input_mattes():
+  """A gated net's output is, at each pixel, the gate's softmax weights times (the
+  reconstruction's alpha, then each channel after RGB at that pixel), for every conv impl."""
+  cfg, params, inputs = gated_setup(30, 26)
+  model = DCNN(**cfg)
+  out, state = model.apply(params, inputs[None], capture_intermediates=True,
+                           mutable=["intermediates"])
+  captured = state["intermediates"]
+  alpha = captured["reconstruction"]["__call__"][0]
+  logits = captured[architecture.GATE]["__call__"][0]
+  candidates = np.concatenate([alpha, inputs[None, 6:-6, 6:-6, 3:]], axis=-1)
+  weights_ = np.asarray(jax.nn.softmax(logits, axis=-1))
+  assert weights_.max(axis=-1).mean() > 0.5  # The random gate does prefer candidates.
+  assert_close(out, np.sum(weights_ * candidates, axis=-1, keepdims=True))
+  low, high = candidates.min(axis=-1), candidates.max(axis=-1)
+  assert np.all((out[..., 0] >= low - 1e-5) & (out[..., 0] <= high + 1e-5))
+  for impl in ("flax", "lax", "im2col", "shift_add"):
+    assert_close(DCNN(**dict(cfg, conv_impl=impl)).apply(params, inputs[None]), out)
+
+
+def test_gated_numpy_engine_equals_the_jax_network():
+  cfg, params, inputs = gated_setup(70, 40)
+  trimap = np.zeros((70, 40), np.float32)
+  trimap[10:60, 5:30] = 0.5
+  for keep in (None, trimap):
+    assert_close(inference.run_network(params, cfg, inputs, keep_known=keep, engine="numpy"),
+                 inference.run_network(params, cfg, inputs, keep_known=keep, tile_pixels=200))
+
+
+def test_gated_shapes_and_errors():
+  cfg = dict(dcnn.default_model_config(), gated=True)
+  shapes = architecture.param_shapes(cfg, 6)
+  tree = jax.eval_shape(DCNN(**cfg).init, jax.random.key(0),
+                        jax.ShapeDtypeStruct((1, 13, 13, 6), jnp.float32))
+  assert {k: tuple(v.shape) for k, v in weights.flatten_params(tree, keep=True).items()} == shapes
+  assert shapes["params/gate/kernel"] == (5, 5, 32, 4) and shapes["params/gate/bias"] == (4,)
+  with pytest.raises(MattingInputError, match="mattes after RGB") as error:
+    architecture.param_shapes(cfg, 3)
+  assert error.value.field == "model.gated"
+  with pytest.raises(MattingInputError, match="True or False"):
+    DCNN(**dict(cfg, gated="yes"))

@@ -337,3 +337,33 @@ def test_cli_predict_with_the_numpy_engine_never_imports_jax(exported, example_f
   model = predict.load_model(exported)
   np.testing.assert_allclose(np.load(out), predict.predict_image(*model, image, trimap,
                                                                  engine="jax"), atol=1e-5)
+
+
+def test_init_from_an_ungated_network_into_a_gated_one(exported, tmp_path):
+  """A gated run from an ungated source starts from the source's features with a constant
+  gate: its output is GATE_START_WEIGHT times the source's alpha plus an equal share of each
+  input matte; its exported weights load back and predict the same with either engine."""
+  from matting.models import inference
+  cfg = train_config("smoke")
+  cfg.model.update(num_remap_layers=1, remap_widths=(8,), first_width=8, gated=True)
+  model = make_model(cfg.model)
+  fresh = steps.create_train_state(jax.random.key(3), model, 6, optim.make_optimizer(cfg.train),
+                                   cfg.train.loss).params
+  source, source_cfg = weights.load_params(exported)
+  started = checkpoints.initial_params(exported, fresh, "rgb_cf_knn_comp")
+  stack = np.random.default_rng(4).random((1, 20, 20, 6), dtype=np.float32)
+  alpha = np.asarray(make_model(source_cfg.model).apply(source, stack[..., :5]))
+  share = (1.0 - checkpoints.GATE_START_WEIGHT) / 3
+  want = checkpoints.GATE_START_WEIGHT * alpha + share * stack[:, 6:-6, 6:-6, 3:].sum(
+      axis=-1, keepdims=True)
+  np.testing.assert_allclose(model.apply(started, stack), want, rtol=1e-5, atol=1e-6)
+  cfg.inputs.combination = "rgb_cf_knn_comp"
+  path = str(tmp_path / "gated.npz")
+  weights.save_weights(path, started, cfg)
+  loaded, loaded_cfg = weights.load_params(path)
+  assert loaded_cfg.model.gated
+  engines = [inference.run_network(loaded, loaded_cfg.model, stack[0], engine=engine)
+             for engine in ("numpy", "jax")]
+  np.testing.assert_allclose(engines[0], engines[1], rtol=1e-5, atol=1e-6)
+  with pytest.raises(MattingInputError, match="do not fit"):  # Gated source, ungated run.
+    checkpoints.initial_params(path, tiny_network("rgb_cf_knn_comp")[1], "rgb_cf_knn_comp")

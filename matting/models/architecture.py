@@ -11,10 +11,12 @@ KERNEL_INIT_NAMES = ("glorot_uniform", "caffe_xavier")  # convolutions.KERNEL_IN
 
 
 def check_fields(num_remap_layers, remap_widths, first_kernel, last_kernel, conv_impl="auto",
-                 kernel_init="glorot_uniform", first_width=64):
+                 kernel_init="glorot_uniform", first_width=64, gated=False):
   """Raises MattingInputError (naming the model.* field) for a config no DCNN can have, and
   TypeError for an unknown or missing field (as DCNN(**fields) does)."""
   del first_width  # Any width is a DCNN.
+  if not isinstance(gated, bool):
+    raise MattingInputError(f"must be True or False, got {gated!r}", field="model.gated")
   if len(remap_widths) != num_remap_layers:
     raise MattingInputError(f"has {len(remap_widths)} entries but model.num_remap_layers "
                             f"is {num_remap_layers}", field="model.remap_widths")
@@ -34,6 +36,8 @@ def margin(first_kernel, last_kernel):
   return (first_kernel - 1) // 2 + (last_kernel - 1) // 2
 
 
+RGB_CHANNELS = 3  # Normalised RGB leads every input stack; a gated net mixes the channels after.
+GATE = "gate"  # The gated net's layer of mixing logits (models/dcnn.py).
 FIRST_KERNEL = "params/structure/kernel"  # (k1, k1, input channels, first_width)
 # The layer after the first (the reconstruction when there is no remap layer); its kernels'
 # third axis runs over the first layer's filters.
@@ -53,4 +57,11 @@ def param_shapes(model_config, channels):
     shapes[f"params/remap_{n}/bias"] = (widths[n + 1],)
   shapes["params/reconstruction/kernel"] = (k6, k6, widths[-1], 1)
   shapes["params/reconstruction/bias"] = (1,)
+  if fields.get("gated", False):
+    if channels <= RGB_CHANNELS:
+      raise MattingInputError(f"needs input mattes after RGB, got {channels} channels",
+                              field="model.gated")
+    mixed = 1 + channels - RGB_CHANNELS  # The net's alpha and each input matte.
+    shapes[f"params/{GATE}/kernel"] = (k6, k6, widths[-1], mixed)
+    shapes[f"params/{GATE}/bias"] = (mixed,)
   return shapes

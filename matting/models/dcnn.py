@@ -2,7 +2,10 @@
 
 F1: a 9x9 convolution with no bias (Eq. 3 sets b1 = 0) and ReLU analyses local structure;
 F2..F5: 1x1 convolutions with bias and ReLU remap the responses; F6: a 5x5 convolution
-reconstructs alpha (Eq. 4). All convolutions are VALID, so a 27x27 training patch gives the
+reconstructs alpha (Eq. 4). Not from the paper, `gated=True` adds a gate: a second 5x5
+convolution beside F6 gives per-pixel softmax weights over F6's alpha and the input mattes
+(every channel after RGB), and the output is that convex combination, so where the network's
+own alpha is not to be trusted it can fall back on its inputs. All convolutions are VALID, so a 27x27 training patch gives the
 central 15x15 alpha and a whole image, zero-padded by 6 pixels, gives a full-size matte.
 Each convolution is computed by the formulation `conv_impl` picks (models/convolutions.py).
 """
@@ -10,6 +13,8 @@ Each convolution is computed by the formulation `conv_impl` picks (models/convol
 from typing import Sequence
 
 import flax.linen as nn
+import jax
+import jax.numpy as jnp
 import ml_collections
 
 from matting.models import architecture
@@ -26,6 +31,7 @@ def default_model_config():
       "last_kernel": 5,
       "conv_impl": "auto",
       "kernel_init": "glorot_uniform",
+      "gated": False,
   })
 
 
@@ -50,10 +56,12 @@ class DCNN(nn.Module):
   last_kernel: int = 5
   conv_impl: str = "auto"
   kernel_init: str = "glorot_uniform"
+  gated: bool = False
 
   def __post_init__(self):
     architecture.check_fields(self.num_remap_layers, self.remap_widths, self.first_kernel,
-                              self.last_kernel, self.conv_impl, self.kernel_init)
+                              self.last_kernel, self.conv_impl, self.kernel_init,
+                              gated=self.gated)
     super().__post_init__()
 
   @property
@@ -79,4 +87,15 @@ class DCNN(nn.Module):
                            train)(inputs))
     for n in range(1, self.num_remap_layers + 1):
       x = nn.relu(self._conv(f"remap_{n}", widths[n], widths[n + 1], 1, True, train)(x))
-    return self._conv("reconstruction", widths[-1], 1, self.last_kernel, True, train)(x)
+    alpha = self._conv("reconstruction", widths[-1], 1, self.last_kernel, True, train)(x)
+    if not self.gated:
+      return alpha
+    if inputs.shape[-1] <= architecture.RGB_CHANNELS:
+      raise ValueError(f"a gated DCNN needs input mattes after RGB, got {inputs.shape[-1]} "
+                       "channels")
+    m = self.margin
+    mattes = inputs[:, m:inputs.shape[1] - m, m:inputs.shape[2] - m, architecture.RGB_CHANNELS:]
+    logits = self._conv(architecture.GATE, widths[-1], 1 + mattes.shape[-1], self.last_kernel,
+                        True, train)(x)
+    weights = jax.nn.softmax(logits, axis=-1)
+    return jnp.sum(weights * jnp.concatenate([alpha, mattes], axis=-1), axis=-1, keepdims=True)

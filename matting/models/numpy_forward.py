@@ -16,17 +16,27 @@ import numpy as np
 from scipy import ndimage
 from threadpoolctl import threadpool_limits
 
+from matting.models import architecture
+
 BAND_ROWS = 64  # Output rows per band: bounds the band's tap array (~BAND_ROWS * W * 100 B).
 CHUNK_PIXELS = 16384  # Pixels per matmul chunk: bounds the gathered windows (1.6 KB each).
 
 
 def _layers(params):
-  """[(kernel, bias)] of F1 (bias None), F2.., F6 as float32 arrays."""
+  """[(kernel, bias)] of F1 (bias None), F2.., F6 as float32 arrays; a gated net's F6 is its
+  reconstruction and gate kernels side by side (output channel 0 the alpha, then the logits)."""
   tree = params["params"]
-  names = ["structure"] + [f"remap_{n}" for n in range(1, len(tree) - 1)] + ["reconstruction"]
-  return [(np.asarray(tree[name]["kernel"], np.float32),
-           None if "bias" not in tree[name] else np.asarray(tree[name]["bias"], np.float32))
-          for name in names]
+  remaps = sorted((name for name in tree if name.startswith("remap_")),
+                  key=lambda name: int(name.split("_")[1]))
+  last = [name for name in ("reconstruction", architecture.GATE) if name in tree]
+  arrays = [(np.asarray(tree[name]["kernel"], np.float32),
+             None if "bias" not in tree[name] else np.asarray(tree[name]["bias"], np.float32))
+            for name in ["structure"] + remaps + last]
+  if len(last) == 2:
+    (k_alpha, b_alpha), (k_gate, b_gate) = arrays[-2:]
+    arrays[-2:] = [(np.concatenate([k_alpha, k_gate], axis=-1),
+                    np.concatenate([b_alpha, b_gate]))]
+  return arrays
 
 
 def _features(layers, flat_input, starts, offsets):
@@ -47,8 +57,8 @@ def forward_wanted(params, padded, wanted=None):
   """Raw output (H, W) float32 of the VALID network on `padded` (H + 2m, W + 2m, C), m the
   margin, at the `wanted` (H, W) pixels (None: all); 0 elsewhere."""
   layers = _layers(params)
-  k1, k6, bias6 = layers[0][0], layers[-1][0][..., 0], layers[-1][1][0]
-  s1, s6 = k1.shape[0], k6.shape[0]
+  k1, k6, bias6 = layers[0][0], layers[-1][0], layers[-1][1]
+  s1, s6, outs = k1.shape[0], k6.shape[0], k6.shape[-1]
   padded = np.ascontiguousarray(padded, np.float32)
   height, width = padded.shape[0] - s1 - s6 + 2, padded.shape[1] - s1 - s6 + 2
   if wanted is None:
@@ -60,18 +70,19 @@ def forward_wanted(params, padded, wanted=None):
   flat_input = padded.reshape(-1, padded.shape[2])
   dy, dx = np.divmod(np.arange(s1 * s1), s1)
   offsets = dy * padded.shape[1] + dx
-  taps_kernel = k6.reshape(-1, k6.shape[-1]).T  # (C5, s6*s6), taps in (i, j) order.
-  out = np.zeros((height, width), np.float32)
+  # (C5, s6*s6*outs): taps in (i, j) order, the output channel fastest.
+  taps_kernel = np.moveaxis(k6, 2, 0).reshape(k6.shape[2], -1)
+  out = np.zeros((height, width, outs), np.float32)
 
   def run_band(y0):
     y1 = min(height, y0 + BAND_ROWS)
     rows, cols = np.nonzero(need[y0:y1 + s6 - 1])
-    taps = np.zeros((y1 - y0 + s6 - 1, grid_w, s6 * s6), np.float32)
+    taps = np.zeros((y1 - y0 + s6 - 1, grid_w, s6 * s6, outs), np.float32)
     starts = (rows + y0) * padded.shape[1] + cols
     for c0 in range(0, len(starts), CHUNK_PIXELS):
       part = slice(c0, c0 + CHUNK_PIXELS)
-      taps[rows[part], cols[part]] = _features(layers, flat_input, starts[part],
-                                               offsets) @ taps_kernel
+      taps[rows[part], cols[part]] = (_features(layers, flat_input, starts[part], offsets)
+                                      @ taps_kernel).reshape(-1, s6 * s6, outs)
     band = out[y0:y1]
     band += bias6
     for i in range(s6):
@@ -83,4 +94,19 @@ def forward_wanted(params, padded, wanted=None):
   # with BLAS's own threads (benchmarks/predict.py, BUILD_NOTES.md issue 11).
   with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(os.cpu_count() or 1) as pool:
     list(pool.map(run_band, bands))
-  return np.where(wanted, out, np.float32(0.0))
+  if outs == 1:
+    return np.where(wanted, out[..., 0], np.float32(0.0))
+  margin = (s1 + s6 - 2) // 2
+  mattes = padded[margin:margin + height, margin:margin + width, architecture.RGB_CHANNELS:]
+  alpha = np.zeros((height, width), np.float32)
+  alpha[wanted] = _gated(out[wanted], mattes[wanted])
+  return alpha
+
+
+def _gated(out, mattes):
+  """A gated net's output (models/dcnn.py) at n pixels from its F6 channels `out` (n, 1 + k):
+  the softmax of the logits `out[:, 1:]` weighs the alpha `out[:, 0]` and the k input mattes."""
+  logits = out[:, 1:]
+  weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+  weights /= weights.sum(axis=1, keepdims=True)
+  return np.einsum("nc,nc->n", weights, np.concatenate([out[:, :1], mattes], axis=1))

@@ -170,7 +170,7 @@ def layer_responses(params, model_config, patches):
   """[(layer label, (N, h, w, c) response)] of the DCNN on (N, H, W, C) input patches.
 
   F1 and the remap layers are shown after their ReLU (what the next layer sees); the last
-  entry is the reconstruction's output, the predicted alpha (Fig. 5). The conv outputs come
+  entry is the network's output, the predicted alpha (Fig. 5). The conv outputs come
   from flax's `capture_intermediates`, keyed by submodule name, so they are the same for every
   `conv_impl` (all impls share one parameter tree and module names).
   """
@@ -179,14 +179,13 @@ def layer_responses(params, model_config, patches):
 
   from matting.models.dcnn import make_model
   model = make_model(model_config)
-  _, state = model.apply(params, jnp.asarray(patches, jnp.float32), capture_intermediates=True,
+  alpha, state = model.apply(params, jnp.asarray(patches, jnp.float32), capture_intermediates=True,
                          mutable=["intermediates"])
   captured = state["intermediates"]
   names = ["structure"] + [f"remap_{n}" for n in range(1, model.num_remap_layers + 1)]
   responses = [(f"F{i}: {name}", np.asarray(jax.nn.relu(captured[name]["__call__"][0])))
                for i, name in enumerate(names, start=1)]
-  alpha = np.asarray(captured["reconstruction"]["__call__"][0])
-  return responses + [(f"F{len(names) + 1}: alpha", alpha)]
+  return responses + [(f"F{len(names) + 1}: alpha", np.asarray(alpha))]
 
 
 def most_active_channels(response, count):

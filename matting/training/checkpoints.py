@@ -329,7 +329,8 @@ def initial_params(path, params, combination=None):
   to its stand-in, e.g. knn to knn_rgb; those of a new channel start at zero), and a run
   may have a wider first layer (the source's filters come first, the new ones keep their
   fresh initialisation and the second layer's weights from them start at zero, so they
-  learn without changing the start).
+  learn without changing the start), and a gated run may start from an ungated source (the
+  gate starts constant, giving the source's alpha GATE_START_WEIGHT at every pixel).
   Errors name the field train.init_from."""
   try:
     if os.path.isdir(path):
@@ -344,6 +345,7 @@ def initial_params(path, params, combination=None):
     first = architecture.FIRST_KERNEL
     got[first] = _kernel_for_channels(path, got[first], source, combination)
   _widen_first_layer(got, want)
+  _start_gate(got, want)
   wrong = sorted(k for k in set(want) | set(got)
                  if k not in want or k not in got or want[k].shape != got[k].shape)
   if wrong:
@@ -371,6 +373,22 @@ def _widen_first_layer(got, want):
   following = np.zeros(want[second].shape, got[second].dtype)
   following[:, :, :have] = got[second]
   got[first], got[second] = kernel, following
+
+
+GATE_START_WEIGHT = 0.95  # The source's alpha's share at the start; each input matte's is equal.
+
+
+def _start_gate(got, want):
+  """In place: a constant gate for a gated run (`want`) from an ungated source (`got`): zero
+  kernel, and a bias whose softmax gives the alpha GATE_START_WEIGHT, so the run starts close
+  to the source's function (not at it: a softmax gives no candidate all the weight)."""
+  kernel, bias = (f"params/{architecture.GATE}/{leaf}" for leaf in ("kernel", "bias"))
+  if kernel not in want or kernel in got:
+    return
+  mattes = want[bias].shape[0] - 1
+  start = np.zeros(want[bias].shape, want[bias].dtype)
+  start[0] = np.log(GATE_START_WEIGHT * mattes / (1.0 - GATE_START_WEIGHT))
+  got[kernel], got[bias] = np.zeros(want[kernel].shape, want[kernel].dtype), start
 
 
 def _kernel_for_channels(path, kernel, source, combination):

@@ -48,6 +48,18 @@ def _get(cfg, path):
   return node
 
 
+def _check_gate(cfg):
+  """A gated network mixes every channel after RGB as an alpha: they must all be mattes."""
+  gated, combination = _get(cfg, "model.gated"), _get(cfg, "inputs.combination")
+  if gated is _MISSING or not gated or combination is _MISSING:
+    return
+  from matting.inputs import stacks
+  others = [c for c in stacks.extra_channels(combination) if c in stacks.TRIMAP_CHANNELS]
+  if others:
+    raise MattingInputError(f"mixes the channels after RGB as alphas, but {combination!r} "
+                            f"has {', '.join(others)}", field="model.gated")
+
+
 def check_config(cfg):
   """Raises MattingInputError(field='section.name') for the first out-of-range numeric field.
 
@@ -91,6 +103,7 @@ def check_config(cfg):
       if out_of_range(width, 1, integer=True):
         raise MattingInputError(f"must be integers >= 1, got {tuple(widths)}",
                                 field="model.remap_widths")
+  _check_gate(cfg)
   # Patches and augmentation.
   for name in ("num_patches", "num_val_patches", "max_per_image", "num_clusters", "stride"):
     _integer(cfg, f"patches.{name}", 1)
