@@ -42,23 +42,31 @@ def apply_overrides(cfg, overrides):
   return cfg
 
 
-def write_tables(workdir, title, rows):
+def write_tables(workdir, title, rows, subsets=None):
   """report.md (means over seeds ± their standard deviation when runs are seeded; means over
-  images; per-image rows when a set has several images), results.csv/.json."""
+  images; means over `subsets`, {label: (set, image names)}; per-image rows when a set has
+  several images), results.csv/.json."""
   summary = scoring.summarize(rows)
+  subset_summary = scoring.summarize(
+      [{**row, "set": label} for label, (set_name, names) in (subsets or {}).items()
+       for row in rows if row["set"] == set_name and row["image"] in names])
   seeds = tables.seed_rows(summary, scoring.VALUE_KEYS)
   text = f"# {title}\n\n"
   if seeds:
     text += ("## Mean ± standard deviation over seeds\n\n"
              + tables.markdown_table(seeds, SEED_COLUMNS, spread=True) + "\n\n")
   text += "## Mean over images\n\n" + tables.markdown_table(summary, SUMMARY_COLUMNS)
+  if subset_summary:
+    text += ("\n\n## Mean over images, by structure\n\n"
+             + tables.markdown_table(subset_summary, SUMMARY_COLUMNS))
   if any(row["images"] > 1 for row in summary):
     text += "\n\n## Per image\n\n" + tables.markdown_table(rows, ROW_COLUMNS)
   text += "\n"
   io.write_text(os.path.join(workdir, "report.md"), text)
   tables.write_csv(os.path.join(workdir, "results.csv"), rows, ROW_COLUMNS)
   io.write_json(os.path.join(workdir, "results.json"),
-                {"summary": summary, "rows": rows, **({"seeds": seeds} if seeds else {})})
+                {"summary": summary, "rows": rows, **({"seeds": seeds} if seeds else {}),
+                 **({"subsets": subset_summary} if subset_summary else {})})
   return text
 
 
@@ -188,6 +196,10 @@ def evaluate_runs(cfg, workdir, run_dirs, title, figures=True, all_steps=False,
   """Scores the classic baselines once and every run; writes the report (and, with
   `point_reports`, each run directory's own report from the same rows)."""
   val_sets = evaluation_sets(cfg)
+  subsets = {}
+  if cfg.get("far") is not None:
+    from matting.inputs import far_sets
+    subsets = far_sets.kind_subsets(cfg.far, val_sets)
   base_rows, alphas = baseline_rows(val_sets, cfg.cache_dir,
                                     tuple(cfg.get("baselines", BASELINES)))
   rows = list(base_rows)
@@ -199,7 +211,7 @@ def evaluate_runs(cfg, workdir, run_dirs, title, figures=True, all_steps=False,
                    base_rows + run_rows_)
     for key, per_method in run_alphas.items():
       alphas.setdefault(key, {}).update(per_method)
-  text = write_tables(workdir, title, rows)
+  text = write_tables(workdir, title, rows, subsets)
   if figures:
     write_figures(workdir, val_sets, alphas, run_dirs, cfg.cache_dir)
   return text

@@ -62,3 +62,38 @@ def test_crop_around_unknown_bounds_pixels_and_keeps_an_unknown_pixel():
   assert ((out[2] > 0.1) & (out[2] < 0.9)).any()
   same = augment.crop_around_unknown(rng, image, alpha, trimap, 10**6)
   assert same[0] is image
+
+
+def test_kind_subsets_split_the_second_generator_set_by_structure(tmp_path):
+  """Each kind that some but not all images hold gives a 'with' and a 'without' subset that
+  partition the set, agreeing with the kinds each example was drawn with; the report shows
+  their means (the mean of exactly those images' rows)."""
+  import ml_collections
+
+  from matting import runner
+  from matting.data import synthetic_v2
+  cfg = ml_collections.ConfigDict(far_sets.far_config())
+  names = [f"syn2_{i:05d}" for i in range(6)]
+  val_sets = {"synthetic_v2": [Example(name=n, image=None, trimap=None, alpha=None)
+                               for n in names]}
+  subsets = far_sets.kind_subsets(cfg, val_sets)
+  assert subsets and far_sets.kind_subsets(cfg, {"upscaled_2x": []}) == {}
+  for label, (set_name, members) in subsets.items():
+    assert set_name == "synthetic_v2"
+    kind = label.rsplit(" ", 1)[-1]
+    holds = [kind in synthetic_v2.example_kinds(cfg.synthetic_v2.seed, n) for n in members]
+    assert all(holds) if " with " in label else not any(holds)
+    other = label.replace(" with ", " without ") if " with " in label else \
+        label.replace(" without ", " with ")
+    assert sorted(members + subsets[other][1]) == names
+  child = np.random.SeedSequence(cfg.synthetic_v2.seed).spawn(4)[3]
+  assert synthetic_v2.example_kinds(cfg.synthetic_v2.seed, "syn2_00003") == \
+      synthetic_v2.structure_kinds(child)
+  with pytest.raises(ValueError, match="GT01"):
+    synthetic_v2.example_kinds(1, "GT01")
+  rows = [{"set": "synthetic_v2", "image": n, "method": "cf", "sad": float(i), "mse": 0.0,
+           "grad": 0.0, "conn": 0.0, "seconds": 1.0} for i, n in enumerate(names)]
+  label, (_, members) = next(iter(subsets.items()))
+  text = runner.write_tables(str(tmp_path), "t", rows, {label: ("synthetic_v2", members)})
+  assert "by structure" in text and label in text
+  assert f"{np.mean([names.index(n) for n in members]):.4g}" in text

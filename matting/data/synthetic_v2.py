@@ -17,6 +17,7 @@ from matting.data.trimap import trimap_masks
 from matting.errors import MattingInputError
 
 KINDS = ("transparent", "fur", "smoke", "motion")
+NAME_PREFIX = "syn2_"  # Example names: the prefix and the seed sequence child's index.
 _MIN_SIZE = 64
 # The trimap's default unknown growth, as a fraction of the image diagonal.
 _UNKNOWN_FRACTION = 0.005
@@ -309,6 +310,15 @@ def structure_kinds(seed):
   return _draw_kinds(np.random.default_rng(seed))
 
 
+def example_kinds(seed, name):
+  """structure_kinds of the example that synthetic_v2_set(seed, ...) names `name` (syn2_NNNNN:
+  the NNNNN-th child of the seed sequence, whatever `kinds` filter drew the set)."""
+  if not (name.startswith(NAME_PREFIX) and name[len(NAME_PREFIX):].isdigit()):
+    raise ValueError(f"{name!r} is not a synthetic_v2 example name ({NAME_PREFIX}NNNNN)")
+  child = np.random.SeedSequence(seed, spawn_key=(int(name[len(NAME_PREFIX):]),))
+  return structure_kinds(child)
+
+
 def _snap(alpha):
   """α within half an 8-bit step of 0 or 1 set to it, so the trimap ignores invisible tails."""
   alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
@@ -433,6 +443,6 @@ def synthetic_v2_set(seed, num, photos, height=1200, width=1600, kinds=()):
     if kinds and not set(structure_kinds(child)) & set(kinds):
       continue
     ex = make_example_v2(child, photos, height=height, width=width)
-    examples.append(datasets.Example(name=f"syn2_{child.spawn_key[-1]:05d}", image=ex.image,
+    examples.append(datasets.Example(name=f"{NAME_PREFIX}{child.spawn_key[-1]:05d}", image=ex.image,
                                      trimap=ex.trimap, alpha=ex.alpha))
   return examples

@@ -106,6 +106,25 @@ def far_validation_sets(far_cfg, val_sets):
   return out
 
 
+def kind_subsets(far_cfg, val_sets):
+  """{'synthetic_v2 with KIND' / 'synthetic_v2 without KIND': (set name, image names)} for
+  each structure kind of the second generator that some but not all of the set's images hold:
+  the report's means over these show which structures a model gains or loses on."""
+  if "synthetic_v2" not in val_sets:
+    return {}
+  from matting.data import synthetic_v2
+  names = [e.name for e in val_sets["synthetic_v2"]]
+  kinds = {n: synthetic_v2.example_kinds(far_cfg.synthetic_v2.seed, n) for n in names}
+  out = {}
+  for kind in synthetic_v2.KINDS:
+    holding = tuple(n for n in names if kind in kinds[n])
+    if 0 < len(holding) < len(names):
+      out[f"synthetic_v2 with {kind}"] = ("synthetic_v2", holding)
+      out[f"synthetic_v2 without {kind}"] = ("synthetic_v2",
+                                            tuple(n for n in names if n not in holding))
+  return out
+
+
 def _base(val_sets, name):
   if name not in val_sets:
     raise MattingInputError(f"base set {name!r} is not among the validation sets "
