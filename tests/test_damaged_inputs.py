@@ -458,6 +458,17 @@ def test_hard_weight_without_classic_inputs_is_refused_before_any_work():
   assert error.value.field == "patches.hard_weight"
 
 
+def test_trainable_must_be_layer_names():
+  cfg = _train_cfg()
+  cfg.train.trainable = ("gate",)
+  config_checks.check_config(cfg)  # Names are checked against the network when it is built.
+  with cfg.train.ignore_type():
+    cfg.train.trainable = (1,)
+  with pytest.raises(MattingInputError, match="layer names") as error:
+    config_checks.check_config(cfg)
+  assert error.value.field == "train.trainable"
+
+
 def test_a_gate_over_channels_that_are_not_mattes_is_refused():
   cfg = _train_cfg()
   cfg.model.gated = True

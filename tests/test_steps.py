@@ -183,6 +183,27 @@ def test_adam_trains_too():
   assert 0.5e-3 < changes["params"]["structure"]["kernel"] <= 1.01e-3
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_trainable_layers_alone_are_updated(optimizer):
+  """train.trainable=('gate',) over a gated network: the gate moves, every other layer stays
+  bit-identical; an unknown layer name is an error naming the field before any step."""
+  cfg = optim.default_train_config()
+  cfg.update(optimizer=optimizer, lr=1e-2, trainable=("gate",))
+  model = dcnn.DCNN(num_remap_layers=1, remap_widths=(16,), first_width=16, gated=True)
+  state = steps.create_train_state(jax.random.key(0), model, 5, optim.make_optimizer(cfg))
+  params = copy_tree(state.params)
+  for seed in range(2):
+    state, _ = steps.train_step(state, random_batch(seed, channels=5))
+  for name, layer in params["params"].items():
+    moved = max(float(np.abs(state.params["params"][name][leaf] - layer[leaf]).max())
+                for leaf in layer)
+    assert (moved > 0) == (name == "gate"), name
+  cfg.trainable = ("gate", "remap_9")
+  with pytest.raises(MattingInputError, match="remap_9") as error:
+    steps.create_train_state(jax.random.key(0), model, 5, optim.make_optimizer(cfg))
+  assert error.value.field == "train.trainable"
+
+
 def smooth_task_batch(seed, size):
   """Inputs are random mattes; the target is a fixed clipped blend of two channels."""
   inputs = np.random.default_rng(seed).random((size, 27, 27, 3), dtype=np.float32)

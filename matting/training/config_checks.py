@@ -75,6 +75,11 @@ def check_config(cfg):
   _real(cfg, "train.lr", low=0, low_open=True)
   _real(cfg, "train.momentum", low=0, high=1, high_open=True)
   _real(cfg, "train.grad_weight", low=0)
+  trainable = _get(cfg, "train.trainable")
+  if trainable is not _MISSING and (isinstance(trainable, str) or
+                                    not all(isinstance(name, str) for name in trainable)):
+    raise MattingInputError(f"must be a tuple of layer names, e.g. ('gate',), got {trainable!r}",
+                            field="train.trainable")
   init_from = _get(cfg, "train.init_from")
   if init_from not in (_MISSING, "") and not os.path.exists(init_from):
     raise MattingInputError(f"{init_from}: no such weights file or work directory",

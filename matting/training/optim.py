@@ -7,6 +7,8 @@ rate lr on Caffe's loss equals SGD at 112.5 * lr on ours. The paper's lr 1e-5 (Â
 1.125e-3 here, the default.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -40,6 +42,8 @@ def default_train_config():
       # Fine-tuning: start from these parameters (a weights file or a training work
       # directory's best checkpoint) instead of the random initialisation; '' = random.
       "init_from": "",
+      # Train only these layers (e.g. ("gate",) over a trained network); () = all of them.
+      "trainable": (),
   })
 
 
@@ -61,12 +65,32 @@ def make_schedule(train_cfg):
 
 
 def make_optimizer(train_cfg):
-  """optax SGD with momentum (the paper's) or Adam, on `make_schedule(train_cfg)`."""
+  """optax SGD with momentum (the paper's) or Adam, on `make_schedule(train_cfg)`; with
+  `train.trainable`, only those layers are updated (the others' updates are zero)."""
   check_choice("optimizer", train_cfg.optimizer, OPTIMIZERS)
   schedule = make_schedule(train_cfg)
   if train_cfg.optimizer == "sgd":
-    return optax.sgd(schedule, momentum=train_cfg.momentum or None)
-  return optax.adam(schedule)
+    optimizer = optax.sgd(schedule, momentum=train_cfg.momentum or None)
+  else:
+    optimizer = optax.adam(schedule)
+  trainable = tuple(train_cfg.get("trainable", ()))
+  if not trainable:
+    return optimizer
+  return optax.multi_transform({"trained": optimizer, "frozen": optax.set_to_zero()},
+                               functools.partial(_layer_labels, trainable))
+
+
+def _layer_labels(trainable, params):
+  """{'params': {layer: 'trained' | 'frozen' per leaf}}; an unknown layer name is an error
+  naming train.trainable (raised when the optimizer is initialised, before any step)."""
+  layers = params["params"]
+  unknown = [name for name in trainable if name not in layers]
+  if unknown:
+    raise MattingInputError(f"no layer {', '.join(map(repr, unknown))} in this network (its "
+                            f"layers: {', '.join(sorted(layers))})", field="train.trainable")
+  return {"params": {name: jax.tree.map(lambda _, n=name: "trained" if n in trainable
+                                        else "frozen", layer)
+                     for name, layer in layers.items()}}
 
 
 def pixel_loss(loss, residual):
