@@ -70,24 +70,27 @@ def forward_wanted(params, padded, wanted=None):
   flat_input = padded.reshape(-1, padded.shape[2])
   dy, dx = np.divmod(np.arange(s1 * s1), s1)
   offsets = dy * padded.shape[1] + dx
-  # (C5, s6*s6*outs): taps in (i, j) order, the output channel fastest.
-  taps_kernel = np.moveaxis(k6, 2, 0).reshape(k6.shape[2], -1)
-  out = np.zeros((height, width, outs), np.float32)
+  # (C5, outs*s6*s6): per output channel (F6's alpha, then a gated net's logits) its taps
+  # in (i, j) order; each channel's taps and output are planes of their own, so the shifted
+  # sums below run over contiguous rows whatever the number of channels.
+  taps_kernel = np.moveaxis(k6, (2, 3), (0, 1)).reshape(k6.shape[2], -1)
+  out = np.zeros((outs, height, width), np.float32)
 
   def run_band(y0):
     y1 = min(height, y0 + BAND_ROWS)
     rows, cols = np.nonzero(need[y0:y1 + s6 - 1])
-    taps = np.zeros((y1 - y0 + s6 - 1, grid_w, s6 * s6, outs), np.float32)
+    taps = np.zeros((outs, y1 - y0 + s6 - 1, grid_w, s6 * s6), np.float32)
     starts = (rows + y0) * padded.shape[1] + cols
     for c0 in range(0, len(starts), CHUNK_PIXELS):
       part = slice(c0, c0 + CHUNK_PIXELS)
-      taps[rows[part], cols[part]] = (_features(layers, flat_input, starts[part], offsets)
-                                      @ taps_kernel).reshape(-1, s6 * s6, outs)
-    band = out[y0:y1]
-    band += bias6
-    for i in range(s6):
-      for j in range(s6):
-        band += taps[i:i + y1 - y0, j:j + width, i * s6 + j]
+      responses = _features(layers, flat_input, starts[part], offsets) @ taps_kernel
+      taps[:, rows[part], cols[part]] = responses.reshape(-1, outs, s6 * s6).transpose(1, 0, 2)
+    for channel in range(outs):
+      band = out[channel, y0:y1]
+      band += bias6[channel]
+      for i in range(s6):
+        for j in range(s6):
+          band += taps[channel, i:i + y1 - y0, j:j + width, i * s6 + j]
 
   bands = [y0 for y0 in range(0, height, BAND_ROWS) if wanted[y0:y0 + BAND_ROWS].any()]
   # One band per core with single-threaded BLAS: these small matmuls ran 2x faster so than
@@ -95,11 +98,11 @@ def forward_wanted(params, padded, wanted=None):
   with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(os.cpu_count() or 1) as pool:
     list(pool.map(run_band, bands))
   if outs == 1:
-    return np.where(wanted, out[..., 0], np.float32(0.0))
+    return np.where(wanted, out[0], np.float32(0.0))
   margin = (s1 + s6 - 2) // 2
   mattes = padded[margin:margin + height, margin:margin + width, architecture.RGB_CHANNELS:]
   alpha = np.zeros((height, width), np.float32)
-  alpha[wanted] = _gated(out[wanted], mattes[wanted])
+  alpha[wanted] = _gated(out[:, wanted].T, mattes[wanted])
   return alpha
 
 
