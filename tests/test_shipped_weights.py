@@ -28,7 +28,7 @@ def test_shipped_weights_are_the_standard_network(shipped):
 
 def test_generalist_weights_are_the_comp_input_network():
   _, cfg = weights.load_params(weights.GENERALIST_WEIGHTS)
-  assert cfg.inputs.combination == "rgb_cf_knn_comp"
+  assert cfg.inputs.combination == "rgb_cf_knn_comp" and cfg.model.gated
   assert cfg.train.init_from.endswith("dcnn_rgb_cf_knn.npz")
   provenance = weights.read_provenance(weights.GENERALIST_WEIGHTS)
   assert provenance["step"] == cfg.train.steps
