@@ -5,8 +5,9 @@ F2..F5: 1x1 convolutions with bias and ReLU remap the responses; F6: a 5x5 convo
 reconstructs alpha (Eq. 4). Not from the paper, `gated=True` adds a gate: a second 5x5
 convolution beside F6 gives per-pixel softmax weights over F6's alpha and the input mattes
 (every channel after RGB), and the output is that convex combination, so where the network's
-own alpha is not to be trusted it can fall back on its inputs. All convolutions are VALID, so a 27x27 training patch gives the
-central 15x15 alpha and a whole image, zero-padded by 6 pixels, gives a full-size matte.
+own alpha is not to be trusted it can fall back on its inputs. All convolutions are VALID,
+so a 27x27 training patch gives the central 15x15 alpha and a whole image, zero-padded by 6
+pixels, gives a full-size matte.
 Each convolution is computed by the formulation `conv_impl` picks (models/convolutions.py).
 """
 
