@@ -93,7 +93,10 @@ elif stage == 'network':
   from matting.inputs import stacks
   from matting.models.inference import run_network
   image, trimap = load('image'), load('trimap')
-  mattes = {'cf': load('alpha_cf'), 'knn': load('alpha_knn')}
+  # The weights' classic inputs, from this run's stages of those names (cf, knn, comp, ...);
+  # the weights are read again in the timed part, as `matting predict` reads them.
+  combination = predict.load_model(options.get('weights'))[1].inputs.combination
+  mattes = {m: load('alpha_' + m) for m in stacks.classic_methods(combination)}
 elif stage == 'write':
   from matting.data import io
   alpha = load('alpha_network')
