@@ -361,5 +361,7 @@ def test_gated_shapes_and_errors():
   with pytest.raises(MattingInputError, match="mattes after RGB") as error:
     architecture.param_shapes(cfg, 3)
   assert error.value.field == "model.gated"
+  with pytest.raises(MattingInputError, match="mattes after RGB"):  # The same check at init.
+    DCNN(**cfg).init(jax.random.key(0), jnp.zeros((1, 13, 13, 3)))
   with pytest.raises(MattingInputError, match="True or False"):
     DCNN(**dict(cfg, gated="yes"))

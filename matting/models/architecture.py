@@ -44,6 +44,15 @@ FIRST_KERNEL = "params/structure/kernel"  # (k1, k1, input channels, first_width
 SECOND_KERNELS = ("params/remap_1/kernel", "params/reconstruction/kernel")
 
 
+def gate_outputs(channels):
+  """Softmax weights a gated net computes for `channels` inputs: its own alpha and each
+  input matte (the channels after RGB); an error when there is no matte to mix."""
+  if channels <= RGB_CHANNELS:
+    raise MattingInputError(f"needs input mattes after RGB, got {channels} channels",
+                            field="model.gated")
+  return 1 + channels - RGB_CHANNELS
+
+
 def param_shapes(model_config, channels):
   """{'params/<layer>/<kernel|bias>': shape} of the DCNN for `channels` input channels, the
   flattened layout of `models.weights` (the Flax model's tree; a test holds them equal)."""
@@ -58,10 +67,7 @@ def param_shapes(model_config, channels):
   shapes["params/reconstruction/kernel"] = (k6, k6, widths[-1], 1)
   shapes["params/reconstruction/bias"] = (1,)
   if fields.get("gated", False):
-    if channels <= RGB_CHANNELS:
-      raise MattingInputError(f"needs input mattes after RGB, got {channels} channels",
-                              field="model.gated")
-    mixed = 1 + channels - RGB_CHANNELS  # The net's alpha and each input matte.
+    mixed = gate_outputs(channels)
     shapes[f"params/{GATE}/kernel"] = (k6, k6, widths[-1], mixed)
     shapes[f"params/{GATE}/bias"] = (mixed,)
   return shapes

@@ -91,12 +91,9 @@ class DCNN(nn.Module):
     alpha = self._conv("reconstruction", widths[-1], 1, self.last_kernel, True, train)(x)
     if not self.gated:
       return alpha
-    if inputs.shape[-1] <= architecture.RGB_CHANNELS:
-      raise ValueError(f"a gated DCNN needs input mattes after RGB, got {inputs.shape[-1]} "
-                       "channels")
+    mixed = architecture.gate_outputs(inputs.shape[-1])
     m = self.margin
     mattes = inputs[:, m:inputs.shape[1] - m, m:inputs.shape[2] - m, architecture.RGB_CHANNELS:]
-    logits = self._conv(architecture.GATE, widths[-1], 1 + mattes.shape[-1], self.last_kernel,
-                        True, train)(x)
+    logits = self._conv(architecture.GATE, widths[-1], mixed, self.last_kernel, True, train)(x)
     weights = jax.nn.softmax(logits, axis=-1)
     return jnp.sum(weights * jnp.concatenate([alpha, mattes], axis=-1), axis=-1, keepdims=True)
