@@ -58,14 +58,17 @@ def classic_methods(combination):
   return tuple(c for c in extra_channels(combination) if c not in TRIMAP_CHANNELS)
 
 
+RGB_CHANNELS = ("r", "g", "b")  # Normalised RGB leads every stack; the combination's follow.
+
+
 def channel_names(combination):
-  """The names of a combination's input channels in stack order: 'r', 'g', 'b', then
+  """The names of a combination's input channels in stack order: RGB_CHANNELS, then
   extra_channels (what maps one combination's first-layer weights onto another's)."""
-  return ("r", "g", "b") + tuple(extra_channels(combination))
+  return RGB_CHANNELS + tuple(extra_channels(combination))
 
 
 def num_channels(combination):
-  return 3 + len(extra_channels(combination))
+  return len(channel_names(combination))
 
 
 def normalized_rgb(image, eps=1e-6):

@@ -5,6 +5,7 @@ the NumPy forward pass (models/numpy_forward.py) need without importing JAX or F
 """
 
 from matting.errors import MattingInputError
+from matting.inputs import stacks
 
 CONV_IMPLS = ("auto", "lax", "im2col", "shift_add", "flax")  # models/convolutions.py
 KERNEL_INIT_NAMES = ("glorot_uniform", "caffe_xavier")  # convolutions.KERNEL_INITS
@@ -36,7 +37,7 @@ def margin(first_kernel, last_kernel):
   return (first_kernel - 1) // 2 + (last_kernel - 1) // 2
 
 
-RGB_CHANNELS = 3  # Normalised RGB leads every input stack; a gated net mixes the channels after.
+RGB_CHANNELS = len(stacks.RGB_CHANNELS)  # A gated net mixes the channels after them.
 GATE = "gate"  # The gated net's layer of mixing logits (models/dcnn.py).
 FIRST_KERNEL = "params/structure/kernel"  # (k1, k1, input channels, first_width)
 # The layer after the first (the reconstruction when there is no remap layer); its kernels'
