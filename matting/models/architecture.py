@@ -46,8 +46,8 @@ SECOND_KERNELS = ("params/remap_1/kernel", "params/reconstruction/kernel")
 
 
 def gate_outputs(channels):
-  """Softmax weights a gated net computes for `channels` inputs: its own alpha and each
-  input matte (the channels after RGB); an error when there is no matte to mix."""
+  """How many softmax weights a gated net computes for `channels` input channels: one for
+  its own alpha and one per input matte (the channels after RGB); an error without a matte."""
   if channels <= RGB_CHANNELS:
     raise MattingInputError(f"needs input mattes after RGB, got {channels} channels",
                             field="model.gated")
