@@ -99,7 +99,7 @@ def forward_wanted(params, padded, wanted=None):
     list(pool.map(run_band, bands))
   if outs == 1:
     return np.where(wanted, out[0], np.float32(0.0))
-  margin = (s1 + s6 - 2) // 2
+  margin = architecture.margin(s1, s6)
   mattes = padded[margin:margin + height, margin:margin + width, architecture.RGB_CHANNELS:]
   alpha = np.zeros((height, width), np.float32)
   alpha[wanted] = _gated(out[:, wanted].T, mattes[wanted])
