@@ -82,7 +82,7 @@ def _predict(args, image, trimap, model=None, trimap_name=None):
 
   def network(image, trimap):
     return predict.predict_image(params, cfg, image, trimap, keep_known=keep_known,
-                                 engine=args.engine, **caps)
+                                 engine=args.engine, symmetries=args.symmetries, **caps)
 
   if args.scribbles is None and model is None and trimap_tools.looks_like_scribbles(trimap):
     print(f"matting: note: {trimap_name}: {100 * trimap_tools.known_fraction(trimap):.1f} % "
@@ -208,6 +208,11 @@ def _add_model_arguments(p):
   p.add_argument("--engine", choices=("numpy", "jax"), default="numpy",
                  help="the network's forward pass: numpy (CPU; no JAX start-up, the "
                       "default) or jax (any JAX backend, e.g. a GPU)")
+  from matting.models.inference import SYMMETRIES
+  p.add_argument("--symmetries", type=int, choices=SYMMETRIES, default=1,
+                 help="average the network over this many mirrored / transposed copies of "
+                      "the input (test-time augmentation: as many forward passes, about 1 %% "
+                      "lower SAD; default 1)")
   p.add_argument("--cf-max-pixels", type=_pixels, default=None, metavar="N",
                  help="solve the network's closed-form input at a working resolution of at "
                       "most N pixels on larger images, faster but less exact (default 0: full "

@@ -47,11 +47,12 @@ CF_MAX_PIXELS = None
 
 
 def predict_image(params, cfg, image, trimap, keep_known=True, knn_max_pixels=KNN_MAX_PIXELS,
-                  cf_max_pixels=CF_MAX_PIXELS, engine="numpy"):
+                  cf_max_pixels=CF_MAX_PIXELS, engine="numpy", symmetries=1):
   """Alpha (H, W) for one image: computes the classic mattes the model's inputs need, the KNN
   (HSV or RGB) and closed-form ones at working resolutions of at most `knn_max_pixels` /
   `cf_max_pixels` (None: full resolution), and runs the network with `engine` ('numpy': CPU,
-  no JAX start-up; 'jax': any JAX backend; `inference.run_network`)."""
+  no JAX start-up; 'jax': any JAX backend), averaged over `symmetries` mirrored / transposed
+  copies of its input (`inference.run_network`)."""
   from matting.models import inference
   combination = cfg.inputs.combination
   solver_params = {m: {"max_pixels": knn_max_pixels} for m in classic.KNN_METHODS}
@@ -60,7 +61,8 @@ def predict_image(params, cfg, image, trimap, keep_known=True, knn_max_pixels=KN
                                   solver_params)
   stack = stacks.input_stack(image, trimap, mattes, combination)
   return inference.run_network(params, cfg.model, stack,
-                               keep_known=trimap if keep_known else None, engine=engine)
+                               keep_known=trimap if keep_known else None, engine=engine,
+                               symmetries=symmetries)
 
 
 @functools.lru_cache(maxsize=4)

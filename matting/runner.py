@@ -169,14 +169,17 @@ def baseline_rows(val_sets, cache_dir, methods=BASELINES):
   return rows, alphas
 
 
-def run_rows(run_dir, val_sets, cache_dir, all_steps=False):
-  """Rows for a run's best checkpoint (or every checkpoint) or a weights file, and its alphas."""
+def run_rows(run_dir, val_sets, cache_dir, all_steps=False, symmetries=1):
+  """Rows for a run's best checkpoint (or every checkpoint) or a weights file, and its alphas;
+  with `symmetries` > 1 its outputs averaged over that many symmetries of the input
+  (`inference.run_network`), the method labelled '...+symN'."""
   from matting import predict
   from matting.inputs import stacks
   rows, alphas, stacks_of = [], {}, {}
   for index, which in enumerate(_checkpoints_to_score(run_dir, all_steps)):
     params, cfg = predict.load_model(run_dir, which)
-    method = run_label(run_dir) + ("" if which in ("best", None) else f"@{which}")
+    method = (run_label(run_dir) + ("" if which in ("best", None) else f"@{which}")
+              + ("" if symmetries == 1 else f"+sym{symmetries}"))
     for set_name, examples in val_sets.items():
       key = (set_name, cfg.inputs.combination)  # Every checkpoint of a run shares its stacks.
       if key not in stacks_of:
@@ -184,7 +187,7 @@ def run_rows(run_dir, val_sets, cache_dir, all_steps=False):
       # One warm-up per run and set keeps compilation out of the timing; the checkpoints
       # of a run share the model shape, hence the compiled function.
       predictions, seconds = scoring.predict_stacks(params, cfg.model, stacks_of[key],
-                                                    warm_up=index == 0)
+                                                    warm_up=index == 0, symmetries=symmetries)
       rows += scoring.score_alphas(set_name, method, examples, predictions, seconds)
       for example, alpha in zip(examples, predictions):
         alphas.setdefault((set_name, example.name), {})[method] = alpha
@@ -204,7 +207,8 @@ def evaluate_runs(cfg, workdir, run_dirs, title, figures=True, all_steps=False,
                                     tuple(cfg.get("baselines", BASELINES)))
   rows = list(base_rows)
   for run_dir in run_dirs:
-    run_rows_, run_alphas = run_rows(run_dir, val_sets, cfg.cache_dir, all_steps)
+    run_rows_, run_alphas = run_rows(run_dir, val_sets, cfg.cache_dir, all_steps,
+                                     cfg.get("symmetries", 1))
     rows += run_rows_
     if point_reports and os.path.normpath(run_dir) != os.path.normpath(workdir):
       write_tables(run_dir, f"DCNN {os.path.basename(os.path.normpath(run_dir))}",

@@ -480,6 +480,19 @@ def test_a_gate_over_channels_that_are_not_mattes_is_refused():
     assert error.value.field == "model.gated"
 
 
+def test_evaluation_symmetries_must_be_a_count_of_the_squares_group():
+  from experiments import evaluate
+  cfg = evaluate.get_config("smoke")
+  for good in (1, 2, 4, 8):
+    cfg.symmetries = good
+    config_checks.check_config(cfg)
+  for bad in (3, 0, 16):
+    cfg.symmetries = bad
+    with pytest.raises(MattingInputError, match="1, 2, 4, 8") as error:
+      config_checks.check_config(cfg)
+    assert error.value.field == "symmetries"
+
+
 def test_unknown_second_generator_kind_is_refused_naming_the_field():
   from experiments import pretrained_generalist
   cfg = pretrained_generalist.get_config("smoke")

@@ -99,6 +99,17 @@ def test_evaluate_a_weights_file_beside_a_run(ablation, tmp_path):
     assert by_method["dcnn:exported"][key] == by_method["dcnn:layers_1"][key]
 
 
+def test_evaluate_with_symmetries_labels_the_averaged_rows(ablation, tmp_path):
+  workdir, cache, _ = ablation
+  result = run_launch("--experiment=evaluate", "--mode=smoke", f"--workdir={tmp_path}",
+                  f"--config.cache_dir={cache}", f"--config.runs=('{workdir / 'layers_1'}',)",
+                  "--config.symmetries=2")
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+  assert {r["method"] for r in rows} == {"cf", "knn", "dcnn:layers_1+sym2"}
+  assert all(math.isfinite(r["sad"]) for r in rows)
+
+
 def test_predict_cli_with_trained_checkpoint(ablation, tmp_path):
   workdir, _, _ = ablation
   example = synthetic.make_example(7, 96, 128, unknown_width=6)

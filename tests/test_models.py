@@ -289,6 +289,44 @@ def test_numpy_engine_runs_other_architectures():
                inference.run_network(params, cfg, inputs))
 
 
+def test_the_symmetries_are_the_squares_and_undo():
+  array = np.arange(4 * 5 * 2).reshape(4, 5, 2)
+  seen = {inference.symmetry(array, k).tobytes() for k in range(8)}
+  assert len(seen) == 8  # Eight different arrangements: the square's whole group.
+  for k in range(8):
+    assert np.array_equal(inference.inverse_symmetry(inference.symmetry(array, k), k), array)
+  assert np.array_equal(inference.symmetry(array, 1), array[:, ::-1])
+  assert np.array_equal(inference.symmetry(array, 4), array.swapaxes(0, 1))
+
+
+@pytest.mark.parametrize("engine", ["numpy", "jax"])
+def test_symmetries_average_the_mapped_back_outputs(engine):
+  """symmetries=n is the mean of the n mirrored / transposed forward passes, each mapped back;
+  with all eight the prediction commutes with mirroring the input (and not with one)."""
+  cfg, _, params, inputs = inference_setup(23, 31, seed=6)
+  last = params["params"]["reconstruction"]  # Outputs 0.5 +- ~0.1: no pixel is clipped.
+  last["kernel"], last["bias"] = 0.2 * last["kernel"], 0.2 * (last["bias"] - 0.5) + 0.5
+  trimap = np.zeros((23, 31), np.float32)
+  trimap[4:20, 3:25] = 0.5
+
+  def run(x, keep=None, n=1):
+    return inference.run_network(params, cfg, x, keep_known=keep, engine=engine, symmetries=n)
+  for n in (2, 4):
+    passes = [inference.inverse_symmetry(run(np.ascontiguousarray(inference.symmetry(inputs, k))),
+                                         k) for k in range(n)]
+    assert np.all([(p > 0) & (p < 1) for p in passes])
+    assert_close(run(inputs, n=n), np.mean(passes, axis=0))
+  mirrored = np.ascontiguousarray(inputs[:, ::-1])
+  assert_close(run(mirrored, n=8), run(inputs, n=8)[:, ::-1])
+  assert np.abs(run(mirrored) - run(inputs)[:, ::-1]).max() > 1e-2
+  kept = run(inputs, trimap, n=8)
+  unknown = trimap == 0.5
+  assert_close(kept[unknown], run(inputs, n=8)[unknown])
+  np.testing.assert_array_equal(kept[~unknown], 0.0)
+  with pytest.raises(ValueError, match="symmetries"):
+    run(inputs, n=3)
+
+
 @pytest.mark.parametrize("fields", [{}, dict(num_remap_layers=2, remap_widths=(16, 8),
                                              first_width=12, first_kernel=7, last_kernel=3)])
 def test_param_shapes_are_the_flax_models(fields):

@@ -182,6 +182,26 @@ def test_cli_working_resolution_flags(method, monkeypatch, exported, example_fil
   assert not (tmp_path / "b.npy").exists()
 
 
+def test_cli_symmetries_flag(monkeypatch, exported, example_files, tmp_path, capsys):
+  """--symmetries N averages the network over N symmetries of the input (predict_image's
+  `symmetries`); a count outside 1, 2, 4, 8 is a one-line error naming the flag, no output."""
+  monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", exported)
+  image, trimap = io.read_image_and_trimap(example_files["image"], example_files["trimap"])
+  model = predict.load_model(exported)
+  for count in ("1", "8"):
+    out = tmp_path / f"a{count}.npy"
+    assert cli.main(["predict", str(example_files["image"]), str(example_files["trimap"]),
+                     "-o", str(out), "--symmetries", count]) == 0
+    expected = predict.predict_image(*model, image, trimap, symmetries=int(count))
+    np.testing.assert_array_equal(np.load(out), expected)
+  assert not np.array_equal(np.load(tmp_path / "a1.npy"), np.load(tmp_path / "a8.npy"))
+  with pytest.raises(SystemExit) as error:
+    cli.main(["predict", str(example_files["image"]), str(example_files["trimap"]),
+              "-o", str(tmp_path / "b.npy"), "--symmetries", "3"])
+  assert error.value.code == 2 and "--symmetries" in capsys.readouterr().err
+  assert not (tmp_path / "b.npy").exists()
+
+
 def test_cli_predict_without_weights_exits_2(monkeypatch, example_files, tmp_path, capsys):
   monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", str(tmp_path / "absent.npz"))
   out = tmp_path / "a.png"

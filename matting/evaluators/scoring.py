@@ -28,16 +28,17 @@ def score_alphas(set_name, method, examples, alphas, seconds=None):
           for e, a, s in zip(examples, alphas, seconds)]
 
 
-def predict_stacks(params, model_cfg, input_stacks, warm_up=True):
-  """(alphas, seconds) of the network on each (H, W, C) stack. With `warm_up` the first image
+def predict_stacks(params, model_cfg, input_stacks, warm_up=True, symmetries=1):
+  """(alphas, seconds) of the network on each (H, W, C) stack, averaged over `symmetries`
+  mirrored / transposed copies (`inference.run_network`). With `warm_up` the first image
   is run once more before timing, so that compilation is not counted; training validation
   skips it (one compile over a whole run is not worth a forward pass every round)."""
   if warm_up and input_stacks:
-    run_network(params, model_cfg, input_stacks[0])
+    run_network(params, model_cfg, input_stacks[0], symmetries=symmetries)
   alphas, seconds = [], []
   for stack in input_stacks:
     start = time.perf_counter()
-    alphas.append(run_network(params, model_cfg, stack))
+    alphas.append(run_network(params, model_cfg, stack, symmetries=symmetries))
     seconds.append(time.perf_counter() - start)
   return alphas, seconds
 

@@ -109,6 +109,12 @@ def check_config(cfg):
         raise MattingInputError(f"must be integers >= 1, got {tuple(widths)}",
                                 field="model.remap_widths")
   _check_gate(cfg)
+  symmetries = _get(cfg, "symmetries")  # Evaluation's test-time averaging.
+  if symmetries is not _MISSING:
+    from matting.models.inference import SYMMETRIES
+    if isinstance(symmetries, bool) or symmetries not in SYMMETRIES:
+      raise MattingInputError(f"must be one of {SYMMETRIES}, got {symmetries!r}",
+                              field="symmetries")
   # Patches and augmentation.
   for name in ("num_patches", "num_val_patches", "max_per_image", "num_clusters", "stride"):
     _integer(cfg, f"patches.{name}", 1)
