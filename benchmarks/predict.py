@@ -1,12 +1,13 @@
 """`matting predict` end to end on an 800x600-class image: time and peak memory, in one run.
 
   python benchmarks/predict.py [--image IMG --trimap TRIMAP] [--checkpoint WEIGHTS|RUN_DIR]
-                               [--repeats 3] [--json]
+                               [--repeats 3] [--symmetries 1,2,8] [--json]
 
 Rows: the whole command in a fresh process (read, closed-form + KNN mattes, network, write;
 imports included, as a user pays them), and, in this process after a warm-up, each stage's
 median: closed-form, KNN, the network with predict's NumPy engine and with the JAX engine
-(compiled), and `predict_image` as a whole. The anchor is pymatting's `estimate_alpha_cf` on
+(compiled; with --symmetries, the NumPy engine averaged over that many symmetries of the
+input, `matting predict --symmetries`), and `predict_image` as a whole. The anchor is pymatting's `estimate_alpha_cf` on
 the same image in the same run (one classic matte alone). This process runs as the command
 does, without NumPy's huge-page requests (matting.memory.avoid_huge_page_stalls). Targets on
 the 2-core CPU: the fresh-process command <= 4 s, peak RSS <= 2 GB.
@@ -85,8 +86,11 @@ def main():
   parser.add_argument("--trimap", default="")
   parser.add_argument("--checkpoint", default=None, help="default: the shipped weights")
   parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--symmetries", default="1",
+                      help="comma-separated counts for the NumPy engine's network rows")
   parser.add_argument("--json", action="store_true", help="last line: one JSON object")
   args = parser.parse_args()
+  counts = [int(c) for c in args.symmetries.split(",")]
   avoid_huge_page_stalls()
   weights_path = args.checkpoint or weights.default_weights()
   if weights_path is None:
@@ -111,10 +115,12 @@ def main():
     stage_s[m], mattes[m] = median_s(lambda m=m: classic.classic_alpha(m, image, trimap),
                                      args.repeats)
   stack = stacks.input_stack(image, trimap, mattes, cfg.inputs.combination)
-  for engine in ("numpy", "jax"):  # predict's default, and the JAX path (warm).
-    stage_s[f"network ({engine} engine)"], _ = median_s(
-        lambda engine=engine: run_network(params, cfg.model, stack, keep_known=trimap,
-                                          engine=engine), args.repeats)
+  runs = [("numpy", n) for n in counts] + [("jax", 1)]  # predict's engine, then JAX (warm).
+  for engine, n in runs:
+    name = f"network ({engine} engine{'' if n == 1 else f', {n} symmetries'})"
+    stage_s[name], _ = median_s(
+        lambda engine=engine, n=n: run_network(params, cfg.model, stack, keep_known=trimap,
+                                               engine=engine, symmetries=n), args.repeats)
   stage_s["predict_image"], _ = median_s(
       lambda: predict.predict_image(params, cfg, image, trimap), args.repeats)
   image64, trimap64 = image.astype(np.float64), trimap.astype(np.float64)
