@@ -211,7 +211,7 @@ def _add_model_arguments(p):
   from matting.models.inference import SYMMETRIES
   p.add_argument("--symmetries", type=int, choices=SYMMETRIES, default=1,
                  help="average the network over this many mirrored / transposed copies of "
-                      "the input (test-time augmentation: as many forward passes, about 1 %% "
+                      "the input (test-time augmentation: as many forward passes, 0.1-3 %% "
                       "lower SAD; default 1)")
   p.add_argument("--cf-max-pixels", type=_pixels, default=None, metavar="N",
                  help="solve the network's closed-form input at a working resolution of at "

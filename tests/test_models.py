@@ -323,8 +323,9 @@ def test_symmetries_average_the_mapped_back_outputs(engine):
   unknown = trimap == 0.5
   assert_close(kept[unknown], run(inputs, n=8)[unknown])
   np.testing.assert_array_equal(kept[~unknown], 0.0)
-  with pytest.raises(ValueError, match="symmetries"):
-    run(inputs, n=3)
+  for bad in (3, 2.0, True):
+    with pytest.raises(ValueError, match="symmetries"):
+      run(inputs, n=bad)
 
 
 @pytest.mark.parametrize("fields", [{}, dict(num_remap_layers=2, remap_widths=(16, 8),

@@ -111,10 +111,8 @@ def check_config(cfg):
   _check_gate(cfg)
   symmetries = _get(cfg, "symmetries")  # Evaluation's test-time averaging.
   if symmetries is not _MISSING:
-    from matting.models.inference import SYMMETRIES
-    if isinstance(symmetries, bool) or symmetries not in SYMMETRIES:
-      raise MattingInputError(f"must be one of {SYMMETRIES}, got {symmetries!r}",
-                              field="symmetries")
+    from matting.models.inference import symmetries_problem
+    _raise(symmetries_problem(symmetries), "symmetries")
   # Patches and augmentation.
   for name in ("num_patches", "num_val_patches", "max_per_image", "num_clusters", "stride"):
     _integer(cfg, f"patches.{name}", 1)
