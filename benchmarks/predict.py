@@ -7,8 +7,8 @@ Rows: the whole command in a fresh process (read, closed-form + KNN mattes, netw
 imports included, as a user pays them), and, in this process after a warm-up, each stage's
 median: closed-form, KNN, the network with predict's NumPy engine and with the JAX engine
 (compiled; with --symmetries, the NumPy engine averaged over that many symmetries of the
-input, `matting predict --symmetries`), and `predict_image` as a whole. The anchor is pymatting's `estimate_alpha_cf` on
-the same image in the same run (one classic matte alone). This process runs as the command
+input, `matting predict --symmetries`), and `predict_image` as a whole. The anchor is
+pymatting's `estimate_alpha_cf` on the same image in the same run (one classic matte alone). This process runs as the command
 does, without NumPy's huge-page requests (matting.memory.avoid_huge_page_stalls). Targets on
 the 2-core CPU: the fresh-process command <= 4 s, peak RSS <= 2 GB.
 Defaults: GT26 Trimap1 (800x604) of ../shared/data/alphamatting when present, else a
@@ -31,7 +31,7 @@ from matting.data import datasets, io
 from matting.memory import avoid_huge_page_stalls
 from matting.inputs import stacks
 from matting.models import weights
-from matting.models.inference import run_network
+from matting.models.inference import run_network, symmetries_problem
 from matting.reports.tables import markdown_table
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting"
@@ -90,7 +90,10 @@ def main():
                       help="comma-separated counts for the NumPy engine's network rows")
   parser.add_argument("--json", action="store_true", help="last line: one JSON object")
   args = parser.parse_args()
-  counts = [int(c) for c in args.symmetries.split(",")]
+  counts = [int(c) if c.strip().isdigit() else c for c in args.symmetries.split(",")]
+  for count in counts:  # Refused before the fresh-process runs, not after them.
+    if symmetries_problem(count):
+      parser.error(f"--symmetries: {symmetries_problem(count)}")
   avoid_huge_page_stalls()
   weights_path = args.checkpoint or weights.default_weights()
   if weights_path is None:

@@ -72,13 +72,19 @@ def test_relaunch_skips_finished_points(ablation):
   assert (workdir / "layers_1" / "result.json").stat().st_mtime_ns == stamp
 
 
+def evaluated_rows(workdir, cache, runs, *flags):
+  """The rows of `launch.py --experiment=evaluate` (smoke) of `runs` into `workdir`."""
+  runs = ", ".join(f"'{run}'" for run in runs)
+  result = run_launch("--experiment=evaluate", "--mode=smoke", f"--workdir={workdir}",
+                      f"--config.cache_dir={cache}", f"--config.runs=({runs},)", *flags)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return json.loads((workdir / "results.json").read_text())["rows"]
+
+
 def test_evaluate_every_checkpoint(ablation, tmp_path):
   workdir, cache, _ = ablation
-  result = run_launch("--experiment=evaluate", "--mode=smoke", f"--workdir={tmp_path}",
-                  f"--config.cache_dir={cache}", f"--config.runs=('{workdir}',)",
-                  "--config.all_steps=True")
-  assert result.returncode == 0, result.stderr[-3000:]
-  methods = {r["method"] for r in json.loads((tmp_path / "results.json").read_text())["rows"]}
+  rows = evaluated_rows(tmp_path, cache, [workdir], "--config.all_steps=True")
+  methods = {r["method"] for r in rows}
   assert methods == {"cf", "knn"} | {f"dcnn:layers_{n}@{s}" for n in (1, 4, 8)
                                      for s in (10, 20)}
 
@@ -87,11 +93,7 @@ def test_evaluate_a_weights_file_beside_a_run(ablation, tmp_path):
   workdir, cache, _ = ablation
   weights = tmp_path / "exported.npz"
   checkpoints.export_weights(workdir / "layers_1", weights, "best")
-  result = run_launch("--experiment=evaluate", "--mode=smoke", f"--workdir={tmp_path / 'eval'}",
-                  f"--config.cache_dir={cache}",
-                  f"--config.runs=('{weights}', '{workdir / 'layers_1'}')")
-  assert result.returncode == 0, result.stderr[-3000:]
-  rows = json.loads((tmp_path / "eval" / "results.json").read_text())["rows"]
+  rows = evaluated_rows(tmp_path / "eval", cache, [weights, workdir / "layers_1"])
   by_method = {r["method"]: r for r in rows}
   assert set(by_method) == {"cf", "knn", "dcnn:exported", "dcnn:layers_1"}
   for key in ("sad", "mse", "grad", "conn"):  # The same parameters, so the same scores.
@@ -101,11 +103,7 @@ def test_evaluate_a_weights_file_beside_a_run(ablation, tmp_path):
 
 def test_evaluate_with_symmetries_labels_the_averaged_rows(ablation, tmp_path):
   workdir, cache, _ = ablation
-  result = run_launch("--experiment=evaluate", "--mode=smoke", f"--workdir={tmp_path}",
-                  f"--config.cache_dir={cache}", f"--config.runs=('{workdir / 'layers_1'}',)",
-                  "--config.symmetries=2")
-  assert result.returncode == 0, result.stderr[-3000:]
-  rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+  rows = evaluated_rows(tmp_path, cache, [workdir / "layers_1"], "--config.symmetries=2")
   assert {r["method"] for r in rows} == {"cf", "knn", "dcnn:layers_1+sym2"}
   assert all(math.isfinite(r["sad"]) for r in rows)
 

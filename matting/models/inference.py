@@ -68,8 +68,9 @@ def run_network(params, model_config, inputs, keep_known=None, tile_pixels=None,
   """
   if engine not in ENGINES:
     raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-  if symmetries_problem(symmetries):
-    raise ValueError(f"symmetries {symmetries_problem(symmetries)}")
+  problem = symmetries_problem(symmetries)
+  if problem:
+    raise ValueError(f"symmetries {problem}")
   inputs = np.asarray(inputs, dtype=np.float32)
   if inputs.ndim != 3:
     raise ValueError(f"inputs must be (H, W, C), got shape {inputs.shape}")
@@ -93,10 +94,9 @@ def run_network(params, model_config, inputs, keep_known=None, tile_pixels=None,
   alpha = forward(padded, unknown)
   if symmetries > 1:
     alpha = np.array(alpha, np.float32)  # Writable (JAX's arrays are not).
-  for k in range(1, symmetries):
-    alpha += inverse_symmetry(forward(symmetry(padded, k),
-                                      None if unknown is None else symmetry(unknown, k)), k)
-  if symmetries > 1:
+    for k in range(1, symmetries):
+      alpha += inverse_symmetry(forward(symmetry(padded, k),
+                                        None if unknown is None else symmetry(unknown, k)), k)
     alpha /= np.float32(symmetries)
   alpha = np.clip(alpha, 0.0, 1.0)
   if keep_known is not None:
