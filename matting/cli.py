@@ -6,7 +6,7 @@
   matting cutout IMG TRIMAP [--checkpoint ...] [--background COLOR|IMAGE] -o OUT.png
   matting export WORKDIR -o WEIGHTS.npz [--step best|latest|N]
   matting trimap MASK -o TRIMAP.png [--unknown-width PX]
-  matting serve [--host 127.0.0.1] [--port 8000]
+  matting serve [--host 127.0.0.1] [--port 8000] [--symmetries 1|2|4|8]
 
 predict and cutout also take an image directory and a trimap directory (-o names the output
 directory; files pair by stem), and scribbles (a trimap with a few FG/BG strokes) for a trimap.
@@ -166,7 +166,7 @@ def cmd_trimap(args):
 def cmd_serve(args):
   from matting.app import server
   return server.serve(args.host, args.port, checkpoint=args.checkpoint, step=args.step,
-                      max_pixels=args.max_pixels)
+                      max_pixels=args.max_pixels, symmetries=args.symmetries)
 
 
 def cmd_export(args):
@@ -208,16 +208,20 @@ def _add_model_arguments(p):
   p.add_argument("--engine", choices=("numpy", "jax"), default="numpy",
                  help="the network's forward pass: numpy (CPU; no JAX start-up, the "
                       "default) or jax (any JAX backend, e.g. a GPU)")
-  from matting.models.inference import SYMMETRIES
-  p.add_argument("--symmetries", type=int, choices=SYMMETRIES, default=1,
-                 help="average the network over this many mirrored / transposed copies of "
-                      "the input (test-time augmentation: as many forward passes, 0.1-3 %% "
-                      "lower SAD; default 1)")
+  _add_symmetries_argument(p)
   p.add_argument("--cf-max-pixels", type=_pixels, default=None, metavar="N",
                  help="solve the network's closed-form input at a working resolution of at "
                       "most N pixels on larger images, faster but less exact (default 0: full "
                       "resolution)")
   _add_memory_argument(p)
+
+
+def _add_symmetries_argument(p):
+  from matting.models.inference import SYMMETRIES
+  p.add_argument("--symmetries", type=int, choices=SYMMETRIES, default=1,
+                 help="average the network over this many mirrored / transposed copies of "
+                      "the input (test-time augmentation: as many forward passes, 0.1-3 %% "
+                      "lower SAD; default 1)")
 
 
 def _pixels(value):
@@ -340,6 +344,7 @@ def build_parser():
                  help="checkpoint of a work directory: best (default), latest, or a number")
   p.add_argument("--max-pixels", type=int, default=None,
                  help="largest image accepted, in pixels (default 4000000)")
+  _add_symmetries_argument(p)
   p.set_defaults(func=cmd_serve)
   return parser
 

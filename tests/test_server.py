@@ -94,6 +94,29 @@ def test_predict_and_cutout_return_pngs(server, example):
   assert status == 200 and iio.imread(body).shape == (40, 50, 3)
 
 
+def test_a_server_averages_over_its_symmetries(server, example, tiny, monkeypatch):
+  """`matting serve --symmetries N` answers what `predict_image(symmetries=N)` computes."""
+  from matting.data import io
+  image = io.read_image_bytes(example["image"], "image.png")  # What the server decodes.
+  trimap = io.read_trimap_bytes(example["trimap"], "trimap.png")
+  params, cfg = server.model
+  expected = {n: predict.predict_image(params, cfg, image, trimap, symmetries=n) for n in (1, 8)}
+  assert np.abs(expected[8] - expected[1]).max() > 2 / 255  # Else the test could not fail.
+  for n in (1, 8):
+    monkeypatch.setattr(server, "symmetries", n)
+    status, _, body = post(server, "/api/predict", example_fields(example))
+    assert status == 200
+    np.testing.assert_allclose(iio.imread(body) / 255, expected[n], atol=0.5 / 255 + 1e-6)
+  # The CLI's flag reaches the server; a count that is not a symmetry never starts it.
+  served = {}
+  monkeypatch.setattr(app_server, "serve", lambda *a, **kw: served.update(kw) or 0)
+  assert cli.main(["serve", "--checkpoint", tiny, "--symmetries", "8"]) == 0
+  assert served["symmetries"] == 8
+  with pytest.raises(SystemExit) as info:
+    cli.main(["serve", "--symmetries", "3"])
+  assert info.value.code == 2
+
+
 def example_fields(example):
   return {"image": example["image"], "trimap": example["trimap"]}
 

@@ -10,7 +10,8 @@ predict and cutout accept `mask` (+ unknown_width) instead of `trimap`, and `scr
 scribbles) and X-Matting-Seconds. Bad input gets 400 with the CLI's one-line message as
 text/plain; a request arriving while another runs waits up to `busy_timeout` seconds, then
 gets 503. Uploads are decoded from memory: nothing is written to disk. The model loads once
-(at start-up in `serve`) and JAX keeps the compiled network between requests.
+(at start-up in `serve`) and JAX keeps the compiled network between requests; `symmetries`
+(`matting serve --symmetries N`) averages every prediction over N mirrored copies.
 """
 
 import email.parser
@@ -95,9 +96,10 @@ class MattingServer(ThreadingHTTPServer):
   daemon_threads = True
 
   def __init__(self, address, model=None, checkpoint=None, step=None, max_pixels=None,
-               busy_timeout=BUSY_TIMEOUT_S, quiet=False):
+               busy_timeout=BUSY_TIMEOUT_S, quiet=False, symmetries=1):
     super().__init__(address, Handler)
     self.model, self.checkpoint, self.step = model, checkpoint, step
+    self.symmetries = symmetries
     self.max_pixels = max_pixels or MAX_PIXELS
     self.busy_timeout, self.quiet = busy_timeout, quiet
     self.lock = threading.Lock()
@@ -258,7 +260,8 @@ class Handler(BaseHTTPRequestHandler):
     from matting.classic import strokes
     params, cfg = self.server.get_model()
     alpha, used_scribbles = strokes.matte(
-        image, trimap, lambda image, trimap: predict.predict_image(params, cfg, image, trimap),
+        image, trimap, lambda image, trimap: predict.predict_image(
+            params, cfg, image, trimap, symmetries=self.server.symmetries),
         scribbles, trimap_name)
     mode = "scribbles" if used_scribbles else "trimap"
     if path == "/api/predict":
@@ -275,11 +278,12 @@ def make_server(host="127.0.0.1", port=8000, **kwargs):
   return MattingServer((host, port), **kwargs)
 
 
-def serve(host="127.0.0.1", port=8000, checkpoint=None, step=None, max_pixels=None):
+def serve(host="127.0.0.1", port=8000, checkpoint=None, step=None, max_pixels=None,
+          symmetries=1):
   """Loads the model, then serves until Ctrl-C; returns the exit status."""
   from matting import predict
   model = predict.load_model(checkpoint, step)  # A bad --checkpoint fails before listening.
-  server = make_server(host, port, model=model, max_pixels=max_pixels)
+  server = make_server(host, port, model=model, max_pixels=max_pixels, symmetries=symmetries)
   print(f"matting: serving {server.url} (Ctrl-C stops)", file=sys.stderr, flush=True)
   try:
     server.serve_forever()
