@@ -115,6 +115,8 @@ def test_a_server_averages_over_its_symmetries(server, example, tiny, monkeypatc
   with pytest.raises(SystemExit) as info:
     cli.main(["serve", "--symmetries", "3"])
   assert info.value.code == 2
+  with pytest.raises(ValueError, match="symmetries must be one of"):
+    app_server.make_server("127.0.0.1", 0, model=server.model, symmetries=3)
 
 
 def example_fields(example):

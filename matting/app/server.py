@@ -97,6 +97,10 @@ class MattingServer(ThreadingHTTPServer):
 
   def __init__(self, address, model=None, checkpoint=None, step=None, max_pixels=None,
                busy_timeout=BUSY_TIMEOUT_S, quiet=False, symmetries=1):
+    from matting.models.inference import symmetries_problem
+    problem = symmetries_problem(symmetries)
+    if problem:  # Before binding the port: every request would fail on it.
+      raise ValueError(f"symmetries {problem}")
     super().__init__(address, Handler)
     self.model, self.checkpoint, self.step = model, checkpoint, step
     self.symmetries = symmetries
