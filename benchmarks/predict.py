@@ -91,9 +91,9 @@ def main():
   parser.add_argument("--json", action="store_true", help="last line: one JSON object")
   args = parser.parse_args()
   counts = [int(c) if c.strip().isdigit() else c for c in args.symmetries.split(",")]
-  for count in counts:  # Refused before the fresh-process runs, not after them.
-    if symmetries_problem(count):
-      parser.error(f"--symmetries: {symmetries_problem(count)}")
+  for problem in map(symmetries_problem, counts):  # Before the fresh-process runs.
+    if problem:
+      parser.error(f"--symmetries: {problem}")
   avoid_huge_page_stalls()
   weights_path = args.checkpoint or weights.default_weights()
   if weights_path is None:

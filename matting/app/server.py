@@ -97,10 +97,8 @@ class MattingServer(ThreadingHTTPServer):
 
   def __init__(self, address, model=None, checkpoint=None, step=None, max_pixels=None,
                busy_timeout=BUSY_TIMEOUT_S, quiet=False, symmetries=1):
-    from matting.models.inference import symmetries_problem
-    problem = symmetries_problem(symmetries)
-    if problem:  # Before binding the port: every request would fail on it.
-      raise ValueError(f"symmetries {problem}")
+    from matting.models.inference import check_symmetries
+    check_symmetries(symmetries)  # Before binding the port: every request would fail on it.
     super().__init__(address, Handler)
     self.model, self.checkpoint, self.step = model, checkpoint, step
     self.symmetries = symmetries

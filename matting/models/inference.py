@@ -29,6 +29,13 @@ def symmetries_problem(symmetries):
   return None
 
 
+def check_symmetries(symmetries):
+  """Raises ValueError unless `symmetries` is a count run_network takes."""
+  problem = symmetries_problem(symmetries)
+  if problem:
+    raise ValueError(f"symmetries {problem}")
+
+
 def symmetry(array, k):
   """The k-th symmetry (0 <= k < 8) of an (H, W, ...) array: bit 0 mirrors left-right, bit 1
   up-down, bit 2 then swaps rows and columns. A view, no copy."""
@@ -68,9 +75,7 @@ def run_network(params, model_config, inputs, keep_known=None, tile_pixels=None,
   """
   if engine not in ENGINES:
     raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-  problem = symmetries_problem(symmetries)
-  if problem:
-    raise ValueError(f"symmetries {problem}")
+  check_symmetries(symmetries)
   inputs = np.asarray(inputs, dtype=np.float32)
   if inputs.ndim != 3:
     raise ValueError(f"inputs must be (H, W, C), got shape {inputs.shape}")
